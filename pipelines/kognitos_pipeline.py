@@ -1,0 +1,203 @@
+"""The `kognitos-elt` command: run (the cron/analyst load), demo (simulator -> DuckDB), simulator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import duckdb
+
+from sources.kognitos import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    InvalidRequestError,
+    KognitosError,
+    NotFoundError,
+    RetryableError,
+)
+
+from .loading import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_PIPELINE_NAME,
+    DuckDBPathError,
+    LoadSummary,
+    PipelineLockedError,
+    duckdb_destination,
+    run_load,
+)
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+EXIT_AUTH = 4
+EXIT_API = 5
+EXIT_UNAVAILABLE = 6
+EXIT_INTERRUPTED = 130
+
+# Most specific first: the first class an error is an instance of decides the exit code.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, EXIT_CONFIG),
+    (DuckDBPathError, EXIT_CONFIG),
+    (PipelineLockedError, EXIT_LOCKED),
+    (AuthError, EXIT_AUTH),
+    (NotFoundError, EXIT_API),
+    (InvalidRequestError, EXIT_API),
+    (RetryableError, EXIT_UNAVAILABLE),
+    (ApiError, EXIT_API),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+)
+
+DEMO_QUERIES = (
+    ("Runs per state", "SELECT state, count(*) AS runs FROM kognitos.runs GROUP BY state ORDER BY runs DESC"),
+    (
+        "Busiest automations",
+        "SELECT a.display_name, count(*) AS runs FROM kognitos.runs r JOIN kognitos.automations a "
+        "USING (workspace_id, automation_id) GROUP BY 1 ORDER BY runs DESC LIMIT 5",
+    ),
+    (
+        "Runs waiting for a human",
+        "SELECT run_id, create_time, exception_description FROM kognitos.runs "
+        "WHERE state = 'awaiting_guidance' ORDER BY create_time LIMIT 5",
+    ),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `kognitos-elt`; returns the process exit code (see README, "Exit codes")."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "simulator":
+        from kognitos_simulator.cli import main as simulator_main
+
+        return simulator_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        return _run(args)
+    except BaseException as error:  # noqa: BLE001 - every failure becomes one paragraph and an exit code
+        return _report_failure(error, args.verbose)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kognitos-elt", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("run", "load Kognitos into DuckDB (or any dlt destination), incrementally"),
+        ("demo", "start the bundled API simulator and load it into kognitos_demo.duckdb"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--dataset-name", default=DEFAULT_DATASET_NAME)
+        command.add_argument("--progress", choices=("log", "tqdm", "enlighten", "alive_progress", "none"),
+                             help="progress display; default 'log' in a terminal, none under cron")
+        command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
+        command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    run = commands.choices["run"]
+    run.add_argument("--destination", default="duckdb", help="any dlt destination name (default duckdb)")
+    run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
+    run.add_argument("--resources", help="comma-separated resources to load (default: all)")
+    run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
+    commands.add_parser("simulator", help="serve the Kognitos API simulator (see `simulator --help`)",
+                        add_help=False)
+    return parser
+
+
+def _progress(args: argparse.Namespace) -> str | None:
+    if args.progress == "none":
+        return None
+    return args.progress or ("log" if sys.stderr.isatty() else None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    destination: Any = (duckdb_destination(args.dataset_name) if args.destination == "duckdb"
+                        else args.destination)
+    summary = run_load(
+        destination=destination, dataset_name=args.dataset_name, pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir, resources=_split(args.resources), refresh=args.refresh,
+        progress=_progress(args),
+    )
+    print("\n".join(summary.lines()))
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kognitos_simulator import SCALES, SimulatorSettings, running_simulator
+
+    database = Path("kognitos_demo.duckdb").resolve()
+    print("Starting the Kognitos API simulator (no account needed)...")
+    with running_simulator(SimulatorSettings(scale=SCALES["demo"])) as simulator:
+        summary = run_load(
+            destination=duckdb_destination(args.dataset_name, str(database)), dataset_name=args.dataset_name,
+            pipeline_name="kognitos_demo", pipelines_dir=args.pipelines_dir, refresh=True,
+            progress=_progress(args),
+            source_options={"access_token": simulator.token, "base_url": simulator.base_url,
+                            "organization_id": simulator.world.organization_id},
+        )
+    print("\n".join(summary.lines()))
+    _print_examples(summary, database, args.dataset_name)
+    return EXIT_OK
+
+
+def _print_examples(summary: LoadSummary, database: Path, dataset_name: str) -> None:
+    print(f"\nTry it: duckdb {database}")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for title, sql in DEMO_QUERIES:
+            sql = sql.replace("kognitos.", f"{dataset_name}.")
+            print(f"\n-- {title}\n{sql};")
+            for row in connection.sql(sql).fetchall():
+                print("   " + " | ".join(str(value) for value in row))
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (a cron timeout) stops like Ctrl-C: state is only committed with the data it describes."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """dlt wraps source errors (PipelineStepFailed, ResourceExtractionError): find ours in the chain."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KognitosError | PipelineLockedError | DuckDBPathError | KeyboardInterrupt):
+            return current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return error
+
+
+def _report_failure(error: BaseException, verbose: bool) -> int:
+    cause = _root_cause(error)
+    code = next((code for kind, code in EXIT_CODES if isinstance(cause, kind)), EXIT_UNEXPECTED)
+    if isinstance(cause, KeyboardInterrupt):
+        message = ("Interrupted. Nothing partial was committed: the next `kognitos-elt run` finishes what "
+                   "was extracted and resumes from the last committed state.")
+    elif code == EXIT_UNEXPECTED:
+        message = (f"Unexpected error: {type(cause).__name__}: {cause}. Run again with --verbose for the "
+                   "traceback; state was not advanced past data that was not loaded.")
+    else:
+        message = str(cause)
+    if verbose:
+        traceback.print_exception(error)
+    print(f"kognitos-elt: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""One load of the Kognitos source, as cron and analysts need it: locked, resumable, summarised."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+
+from sources.kognitos import LoadStats, kognitos_source
+
+DEFAULT_PIPELINE_NAME = "kognitos_elt"
+DEFAULT_DATASET_NAME = "kognitos"
+DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
+"""Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
+catalog/schema error (dlt 1.31, DuckDB 2.0)."""
+
+
+class PipelineLockedError(RuntimeError):
+    """Another process is loading the same pipeline (an overlapping cron run)."""
+
+
+class DuckDBPathError(ValueError):
+    """The DuckDB file would be named like the dataset, which DuckDB cannot tell apart."""
+
+
+@dataclass
+class LoadSummary:
+    """What a load did, for the one-screen summary."""
+
+    rows: dict[str, int]
+    stats: dict[str, int]
+    seconds: float
+    resumed_packages: int
+    destination: str
+    dataset_name: str
+    load_info: LoadInfo | None = field(default=None, repr=False)
+
+    def lines(self) -> list[str]:
+        out = [f"Loaded into {self.destination}, dataset {self.dataset_name!r} in {self.seconds:.1f}s."]
+        if self.resumed_packages:
+            out.append(f"First finished {self.resumed_packages} package(s) left by an interrupted load.")
+        if self.rows:
+            out.append("Rows written: " + ", ".join(f"{t} {n}" for t, n in sorted(self.rows.items())))
+        else:
+            out.append("Rows written: none (nothing new).")
+        out.append(
+            f"Runs new: {self.stats.get('runs_new', 0)}, runs updated: {self.stats.get('runs_updated', 0)}, "
+            f"API requests: {self.stats.get('requests', 0)}."
+        )
+        return out
+
+
+@contextmanager
+def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
+    """Hold an exclusive lock for the pipeline; the OS drops it when its holder dies, so stale locks vanish."""
+    Path(pipelines_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(pipelines_dir) / f"{pipeline_name}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise PipelineLockedError(
+                f"Another kognitos-elt load of pipeline {pipeline_name!r} is running (pid {holder}, lock "
+                f"{path}). This run did nothing; the next scheduled run will catch up."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
+    """DuckDB in the working directory by default; `destination.duckdb.credentials` config moves it."""
+    configured = path or dlt.config.get("destination.duckdb.credentials")
+    target = str(configured) if configured else DEFAULT_DUCKDB_FILE
+    if target.endswith(".duckdb") and Path(target).stem == dataset_name:
+        raise DuckDBPathError(
+            f"The DuckDB file {target!r} is named like the dataset {dataset_name!r}; DuckDB would fail at the "
+            "load step with an ambiguous catalog/schema error. Name the file differently "
+            f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
+        )
+    return dlt.destinations.duckdb(credentials=target)
+
+
+def run_load(
+    *,
+    destination: Any,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+    resources: Sequence[str] = (),
+    refresh: bool = False,
+    progress: str | None = None,
+    source_options: dict[str, Any] | None = None,
+) -> LoadSummary:
+    """Finish what an interrupted load left, then load what is new, holding the pipeline's lock."""
+    started = time.monotonic()
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir, progress=progress,  # type: ignore[arg-type]  # None = silent
+    )
+    with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
+        resumed = 0
+        if pipeline.has_pending_data:
+            # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
+            resumed = len(pipeline.list_normalized_load_packages()) + len(pipeline.list_extracted_load_packages())
+            pipeline.run()
+        stats = LoadStats()
+        source = kognitos_source(stats=stats, **(source_options or {}))
+        if resources:
+            source = source.with_resources(*resources)
+        info = pipeline.run(source, refresh="drop_sources" if refresh else None)
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
+    return LoadSummary(
+        rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
+        destination=str(info.destination_displayable_credentials or info.destination_name),
+        dataset_name=dataset_name, load_info=info,
+    )

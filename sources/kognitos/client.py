@@ -1,0 +1,189 @@
+"""KognitosClient: one keep-alive httpx client with auth, retries and pagination; knows nothing of dlt."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+import tenacity
+
+from . import settings
+from .errors import ApiError, RetryableError, TransportError, error_for_status
+from .stats import LoadStats
+
+logger = logging.getLogger(__name__)
+
+Params = Mapping[str, str | int | bool]
+JsonObject = dict[str, Any]
+
+
+class KognitosClient:
+    """Talks to the Kognitos REST API (or the simulator) on behalf of the resources.
+
+    Every call retries 429, 5xx, timeouts, dropped connections and malformed bodies with exponential
+    backoff and jitter, honouring `Retry-After`; other 4xx fail at once with an `ApiError` whose message
+    says what to fix. The client is thread-safe, so event fetching can share it across workers.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        timeout: float = settings.REQUEST_TIMEOUT_SECONDS,
+        max_attempts: int = settings.MAX_ATTEMPTS,
+        max_retry_wait: float = settings.MAX_RETRY_WAIT_SECONDS,
+        initial_retry_wait: float = settings.INITIAL_RETRY_WAIT_SECONDS,
+        max_connections: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
+        stats: LoadStats | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + settings.API_PREFIX,
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "Accept": "application/json",
+                "User-Agent": settings.USER_AGENT,
+            },
+            timeout=httpx.Timeout(timeout, connect=settings.CONNECT_TIMEOUT_SECONDS),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+        self._max_attempts = max_attempts
+        self._max_retry_wait = max_retry_wait
+        self._backoff = tenacity.wait_exponential_jitter(initial=initial_retry_wait, max=max_retry_wait)
+        self.stats = stats or LoadStats()
+
+    def __enter__(self) -> KognitosClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Params | None = None) -> JsonObject:
+        """GET one JSON object, with retries."""
+        return self._call("GET", path, params=params)
+
+    def post(self, path: str, body: Mapping[str, Any]) -> JsonObject:
+        """POST a JSON body and return the JSON answer, with retries."""
+        return self._call("POST", path, body=body)
+
+    def pages(self, path: str, items_key: str, params: Params | None = None) -> Iterator[list[JsonObject]]:
+        """Yield every page of a list endpoint as a list of items, following `next_page_token`.
+
+        The same params go with every page (the API requires it, kognitos-api.md §1.5); only the token
+        changes. A server that hands out the same token twice would loop forever, so that raises.
+        """
+        query: dict[str, str | int | bool] = dict(params or {})
+        seen_tokens: set[str] = set()
+        while True:
+            page = self.get(path, query)
+            yield page.get(items_key) or []
+            token = page.get("next_page_token")
+            if not token:
+                return
+            if token in seen_tokens:
+                raise ApiError(
+                    method="GET",
+                    url=self._describe(path, query),
+                    status=200,
+                    detail="The API returned a page token it had already returned, so paging would never end.",
+                )
+            seen_tokens.add(token)
+            query["page_token"] = token
+
+    def _call(
+        self, method: str, path: str, *, params: Params | None = None, body: Mapping[str, Any] | None = None
+    ) -> JsonObject:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RetryableError),
+            stop=tenacity.stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        try:
+            return retrying(self._attempt, method, path, params, body)
+        except RetryableError as error:
+            error.attempts = retrying.statistics.get("attempt_number", 1)
+            error.args = (error._message(),)
+            raise
+
+    def _attempt(
+        self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
+    ) -> JsonObject:
+        url = self._describe(path, params)
+        self.stats.add("requests")
+        logger.debug("%s %s", method, url)
+        try:
+            response = self._http.request(
+                method, path, params=params, content=orjson.dumps(body) if body is not None else None,
+                headers={"Content-Type": "application/json"} if body is not None else None,
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(
+                method=method, url=url, status=None, detail=f"{type(exc).__name__}: {exc}."
+            ) from None
+        try:
+            payload = orjson.loads(response.content) if response.content else {}
+        except orjson.JSONDecodeError:
+            if response.is_success:
+                raise TransportError(
+                    method=method, url=url, status=response.status_code,
+                    detail="The response body was not valid JSON (cut off or garbled).",
+                ) from None
+            payload = None
+        if response.is_success:
+            if not isinstance(payload, dict):
+                raise TransportError(method=method, url=url, status=response.status_code,
+                                     detail="The response body was not a JSON object.")
+            return payload
+        raise error_for_status(
+            method=method, url=url, status=response.status_code,
+            body=payload if isinstance(payload, dict) else None,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        """Wait what the server asked for (Retry-After), else exponential backoff with jitter."""
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome else None
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            return min(error.retry_after, self._max_retry_wait)
+        return float(self._backoff(retry_state))
+
+    @staticmethod
+    def _log_retry(retry_state: tenacity.RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        logger.warning("Attempt %d failed (%s); retrying in %.1fs", retry_state.attempt_number, error, wait)
+
+    def _describe(self, path: str, params: Params | None) -> str:
+        """The request as a user can read it in an error: URL with its query, and no credentials."""
+        return str(self._http.build_request("GET", path, params=params).url)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header given in seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

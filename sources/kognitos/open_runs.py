@@ -1,0 +1,151 @@
+"""Which runs of one automation are new, which are still open, and how to refresh the open ones cheaply.
+
+The API filters runs only on `create_time` (kognitos-api.md §3.2), but runs change state long after they
+are created. So, per automation, we keep in dlt resource state:
+
+- `cursor`: the newest `create_time` loaded (nanosecond key, timestamps.py) and `at_cursor`, the ids
+  loaded at exactly that instant, so ties at the cursor are neither lost nor loaded twice;
+- `open`: the runs last seen in a non-terminal state, with their `update_time` and an ordinal (their
+  position in creation order) used to estimate what re-listing would cost;
+- `count`: how many runs were loaded, the ordinal of the newest.
+
+Each load lists `create_time >= cursor` (one page when nothing is new) and refreshes open runs either
+by widening that listing back to an open run's `create_time`, or by one Get Run each: whichever costs
+fewer requests, chosen per automation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schema import TERMINAL_RUN_STATES
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    list_from: str | None
+    """Lower bound (inclusive, a timestamp key) of the listing, or None to list every run."""
+    get_run_ids: tuple[str, ...]
+    """Open runs older than the listing window: refreshed one Get Run each."""
+
+
+@dataclass
+class RunTracker:
+    """The incremental state of one automation's runs, for one load.
+
+    `cursor`/`at_cursor` are what previous loads committed and stay fixed during a load (runs arrive
+    newest first, so a moving cursor would wrongly reject the older new runs); the new cursor is
+    gathered aside and only takes over in `to_state`.
+    """
+
+    cursor: str | None = None
+    at_cursor: set[str] = field(default_factory=set)
+    count: int = 0
+    open: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    """run id -> (create_time key, ordinal, update_time key) of runs last seen open."""
+    updated_count: int = 0
+    """Open runs whose changed state this load re-loads."""
+    _seen: dict[str, str] = field(default_factory=dict)
+    _new_open: list[tuple[str, str, str, int]] = field(default_factory=list)
+    _new_count: int = 0
+    _newest: str | None = None
+    _at_newest: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_state(cls, saved: Mapping[str, Any] | None) -> RunTracker:
+        if not saved:
+            return cls()
+        return cls(
+            cursor=saved.get("cursor"),
+            at_cursor=set(saved.get("at_cursor", ())),
+            count=int(saved.get("count", 0)),
+            open={run_id: (v[0], int(v[1]), v[2]) for run_id, v in saved.get("open", {}).items()},
+        )
+
+    def plan(self, start_key: str | None, page_size: int) -> RefreshPlan:
+        """Choose how far back to list so that listing plus Get Runs costs the fewest requests."""
+        lower = self.cursor if self.cursor is not None else start_key
+        newest_first = sorted(self.open.items(), key=lambda item: item[1][1], reverse=True)
+        best_cost, best_i = len(newest_first), 0
+        for i, (_, (_, ordinal, _)) in enumerate(newest_first, start=1):
+            pages = math.ceil((self.count - ordinal + 1) / page_size)
+            cost = (pages - 1) + (len(newest_first) - i)
+            if cost < best_cost:
+                best_cost, best_i = cost, i
+        if best_i:
+            oldest_listed = min(create for _, (create, _, _) in newest_first[:best_i])
+            lower = oldest_listed if lower is None else min(lower, oldest_listed)
+        get_ids = tuple(run_id for run_id, (create, _, _) in newest_first
+                        if lower is None or create < lower)
+        return RefreshPlan(lower, get_ids)
+
+    def accept(self, run_id: str, create_key: str, update_key: str, state: str | None) -> bool:
+        """Record a run the API returned; True if its row must be loaded (new, or open and changed)."""
+        is_new = self._is_new(run_id, create_key)
+        if not is_new and run_id not in self.open:
+            return False  # loaded before in a terminal state: it cannot have changed
+        if run_id in self._seen:
+            # Listed twice in one load (pages shift when runs arrive while paginating): load it once.
+            # If it changed in between, remember the loaded version so the next load refreshes it.
+            if self._seen[run_id] != update_key and run_id in self.open:
+                self.open[run_id] = (*self.open[run_id][:2], self._seen[run_id])
+            return False
+        self._seen[run_id] = update_key
+        if is_new:
+            if state not in TERMINAL_RUN_STATES:
+                self._new_open.append((run_id, create_key, update_key, self._new_count))
+            self._new_count += 1
+            if self._newest is None or create_key > self._newest:
+                self._newest, self._at_newest = create_key, {run_id}
+            elif create_key == self._newest:
+                self._at_newest.add(run_id)
+            return True
+        if self.open[run_id][2] == update_key:
+            return False
+        if state in TERMINAL_RUN_STATES:
+            del self.open[run_id]
+        else:
+            self.open[run_id] = (*self.open[run_id][:2], update_key)
+        self.updated_count += 1
+        return True
+
+    def _is_new(self, run_id: str, create_key: str) -> bool:
+        if self.cursor is None or create_key > self.cursor:
+            return True
+        return create_key == self.cursor and run_id not in self.at_cursor
+
+    def unseen_open(self, plan: RefreshPlan) -> list[str]:
+        """Open runs the listing should have returned but did not: refresh them by Get Run instead."""
+        return [run_id for run_id, (create, _, _) in self.open.items()
+                if run_id not in self._seen and run_id not in plan.get_run_ids
+                and plan.list_from is not None and create >= plan.list_from]
+
+    def forget(self, run_id: str) -> None:
+        """The run no longer exists (404): stop tracking it."""
+        self.open.pop(run_id, None)
+
+    @property
+    def new_count(self) -> int:
+        """Runs this load loads for the first time."""
+        return self._new_count
+
+    def to_state(self) -> dict[str, Any]:
+        """Close the load: advance the cursor, number the new runs in creation order, serialise for dlt."""
+        if self._newest is not None:
+            if self.cursor is None or self._newest > self.cursor:
+                self.cursor, self.at_cursor = self._newest, self._at_newest
+            elif self._newest == self.cursor:
+                self.at_cursor |= self._at_newest
+        # New runs were accepted newest first, so the k-th accepted is the (count + new - k)-th created.
+        for run_id, create_key, update_key, k in self._new_open:
+            self.open[run_id] = (create_key, self.count + self._new_count - k, update_key)
+        self.count += self._new_count
+        return {
+            "cursor": self.cursor,
+            "at_cursor": sorted(self.at_cursor),
+            "count": self.count,
+            "open": {run_id: list(v) for run_id, v in self.open.items()},
+        }

@@ -1,0 +1,23 @@
+"""API paths, relative to `<base_url>/api/v1` (kognitos-api.md §2-3). Ids are short ids."""
+
+from __future__ import annotations
+
+
+def user_workspaces(org: str) -> str:
+    return f"/me/organizations/{org}/workspaces"
+
+
+def workspace(org: str, ws: str) -> str:
+    return f"/organizations/{org}/workspaces/{ws}"
+
+
+def automations(org: str, ws: str) -> str:
+    return f"{workspace(org, ws)}/automations"
+
+
+def runs(org: str, ws: str, automation: str) -> str:
+    return f"{automations(org, ws)}/{automation}/runs"
+
+
+def run(org: str, ws: str, automation: str, run_id: str) -> str:
+    return f"{runs(org, ws, automation)}/{run_id}"

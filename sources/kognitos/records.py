@@ -1,0 +1,132 @@
+"""One pure function per table: an API object in, a row out. The unit-test surface of the source.
+
+Renames, all deliberate: `*_id` columns hold the short id (last segment of the resource name) while `name`
+keeps the full resource name; the run's state oneof becomes `state` (its key) plus typed detail columns;
+`commonV1Value` maps are decoded to plain JSON (values.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .timestamps import parse_optional_timestamp
+from .values import decode_value_map
+
+Row = dict[str, Any]
+
+_ID_COLUMNS = {
+    "organizations": "organization_id",
+    "workspaces": "workspace_id",
+    "automations": "automation_id",
+    "runs": "run_id",
+}
+
+
+def short_id(name: str) -> str:
+    """The id used in paths: the last segment of a resource name (kognitos-api.md §1.4)."""
+    return name.rsplit("/", 1)[-1]
+
+
+def ids_from_name(name: str) -> dict[str, str]:
+    """`organizations/o/workspaces/w/...` -> {"organization_id": "o", "workspace_id": "w", ...}."""
+    parts = name.split("/")
+    return {_ID_COLUMNS[kind]: value for kind, value in zip(parts[::2], parts[1::2], strict=False)
+            if kind in _ID_COLUMNS}
+
+
+def _int(value: Any) -> int | None:
+    """int64 fields arrive as JSON strings (kognitos-api.md §1.3)."""
+    return int(value) if value not in (None, "") else None
+
+
+def workspace_row(workspace: Mapping[str, Any], organization_id: str) -> Row:
+    name = workspace["name"]
+    return {
+        "workspace_id": short_id(name),
+        "organization_id": ids_from_name(name).get("organization_id", organization_id),
+        "name": name,
+        "title": workspace.get("title"),
+        "create_time": parse_optional_timestamp(workspace.get("create_time")),
+        "update_time": parse_optional_timestamp(workspace.get("update_time")),
+        "creator_display_name": workspace.get("creator_display_name"),
+        "creator_email": workspace.get("creator_email"),
+        "workspace_icon": workspace.get("workspace_icon"),
+        "workspace_icon_color": workspace.get("workspace_icon_color"),
+    }
+
+
+def automation_row(automation: Mapping[str, Any], organization_id: str, workspace_id: str) -> Row:
+    """The context ids win over the name: S1 documents `name` as just `automations/{id}`."""
+    name = automation["name"]
+    return {
+        "automation_id": short_id(name),
+        "workspace_id": workspace_id,
+        "organization_id": organization_id,
+        "name": name,
+        "display_name": automation.get("display_name"),
+        "description": automation.get("description"),
+        "english_code": automation.get("english_code"),
+        "code": automation.get("code"),
+        "version": automation.get("version"),
+        "latest_published_version": automation.get("latest_published_version"),
+        "activation_state": automation.get("activation_state"),
+        "create_time": parse_optional_timestamp(automation.get("create_time")),
+        "update_time": parse_optional_timestamp(automation.get("update_time")),
+        "publish_time": parse_optional_timestamp(automation.get("publish_time")),
+        "delete_time": parse_optional_timestamp(automation.get("delete_time")),
+        "purge_time": parse_optional_timestamp(automation.get("purge_time")),
+        "author_id": automation.get("author_id"),
+        "update_user_id": automation.get("update_user_id"),
+        "publish_user_id": automation.get("publish_user_id"),
+        "input_specs": automation.get("input_specs"),
+        "default_inputs": decode_value_map(automation.get("default_inputs")),
+        "marked_outputs": automation.get("marked_outputs"),
+        "connections": automation.get("connections"),
+    }
+
+
+def run_state(run: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The state's oneof key and its details; `pending`/`executing` are `{}`, so presence is what counts."""
+    state = run.get("state") or {}
+    for key, details in state.items():
+        if key != "update_time":
+            return key, details if isinstance(details, dict) else {"value": details}
+    return None, {}
+
+
+def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, automation_id: str) -> Row:
+    name = run["name"]
+    state, details = run_state(run)
+    location = details.get("location") or {}
+    invocation = run.get("invocation_details") or {}
+    known_details = {"reason", "id", "description", "exception", "location", "outputs"}
+    return {
+        "run_id": short_id(name),
+        "automation_id": automation_id,
+        "workspace_id": workspace_id,
+        "organization_id": organization_id,
+        "name": name,
+        "create_time": parse_optional_timestamp(run.get("create_time")),
+        "update_time": parse_optional_timestamp(run.get("update_time")),
+        "state": state,
+        "state_update_time": parse_optional_timestamp((run.get("state") or {}).get("update_time")),
+        "reason": details.get("reason"),
+        "error_id": details.get("id") if state == "failed" else None,
+        "error_description": details.get("description") if state == "failed" else None,
+        "exception_id": details.get("exception"),
+        "exception_description": details.get("description") if state == "awaiting_guidance" else None,
+        "location_start_byte": _int(location.get("start_byte")),
+        "location_end_byte": _int(location.get("end_byte")),
+        "outputs": decode_value_map(details.get("outputs")),
+        "user_inputs": decode_value_map(run.get("user_inputs")),
+        "inputs": decode_value_map((run.get("executable_steps") or {}).get("inputs")),
+        # Unknown states and unknown detail fields are kept rather than dropped (forward compatibility).
+        "state_details": {k: v for k, v in details.items() if k not in known_details} or None,
+        "stage": run.get("stage"),
+        "stage_version": run.get("stage_version"),
+        "invocation_source": invocation.get("invocation_source"),
+        "trigger_id": invocation.get("trigger_id"),
+        "user_id": invocation.get("user_id"),
+        "previous_run": run.get("previous_run"),
+    }

@@ -1,0 +1,21 @@
+"""Defaults of the Kognitos source: one place for every tunable constant."""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://app.us-1.kognitos.com"
+API_PREFIX = "/api/v1"
+CONFIG_SECTION = "kognitos"
+
+# The API caps every page at 1000 items (kognitos-api.md §3.2, §3.8); asking for the cap minimises requests.
+MAX_PAGE_SIZE = 1000
+
+# HTTP client. Rate limits are not published (kognitos-api.md §1.8), so retries are generous but bounded.
+REQUEST_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+MAX_ATTEMPTS = 6
+MAX_RETRY_WAIT_SECONDS = 60.0
+INITIAL_RETRY_WAIT_SECONDS = 0.5
+DEFAULT_MAX_CONCURRENT_REQUESTS = 8
+USER_AGENT = "kognitos-elt/0.1 (+dlt)"
+
+DEFAULT_TIME_ZONES = ("UTC",)

@@ -1,0 +1,33 @@
+"""Shared fixtures: every test gets its own dlt working directory, DuckDB file and simulator world."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
+
+TEST_SCALE = Scale(workspaces=2, automations_per_workspace=2, runs_per_automation=30, events_per_run=8,
+                   days_of_history=20, deleted_automations_per_workspace=1)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """dlt keeps pipelines under DLT_DATA_DIR (as root it otherwise uses a shared system folder)."""
+    for name in list(os.environ):
+        if name.startswith(("SOURCES__", "DESTINATION__", "KOGNITOS")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    """A fresh simulated Kognitos service with a small, deterministic world."""
+    with running_simulator(SimulatorSettings(seed=11, scale=TEST_SCALE)) as running:
+        yield running

@@ -1,0 +1,95 @@
+"""Runs: a first load equals the simulator's truth; later loads add new runs and update changed states."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kognitos_simulator import RunningSimulator
+
+from .conftest import Loader, Query, loaded_runs, truth_runs
+
+
+def test_first_load_equals_truth_when_loading_everything(simulator: RunningSimulator, load: Loader,
+                                                          query: Query) -> None:
+    summary = load()
+
+    truth = truth_runs(simulator.world)
+    assert loaded_runs(query) == truth
+    assert summary.stats["runs_new"] == len(truth)
+    assert summary.rows["runs"] == len(truth)
+    workspaces = {w["name"].rsplit("/", 1)[-1] for w in simulator.world.workspaces()}
+    assert {row[0] for row in query("SELECT workspace_id FROM kognitos.workspaces")} == workspaces
+    automations = {
+        (ws, a["name"].rsplit("/", 1)[-1]) for ws in workspaces for a in simulator.world.automations(ws, True)
+    }
+    assert set(query("SELECT workspace_id, automation_id FROM kognitos.automations")) == automations
+
+
+def test_second_load_adds_new_runs_and_updates_states_when_clock_advances(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load()
+    before = truth_runs(simulator.world)
+    simulator.world.advance(timedelta(hours=6))
+    after = truth_runs(simulator.world)
+    changed = {key for key in before if before[key] != after[key]}
+    added = after.keys() - before.keys()
+    assert changed and added, "the simulated six hours should change states and add runs"
+
+    summary = load()
+
+    assert loaded_runs(query) == after
+    assert summary.stats["runs_new"] == len(added)
+    assert summary.stats["runs_updated"] == len(changed)
+
+
+def test_old_stuck_runs_show_their_new_state_when_they_finish_weeks_later(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load()
+    stuck = {key for key, (state, _) in truth_runs(simulator.world).items()
+             if state in ("awaiting_guidance", "stopped")}
+    assert stuck, "the simulator should hold runs stuck in awaiting_guidance or stopped"
+    simulator.world.advance(timedelta(days=40))
+
+    load()
+
+    truth = truth_runs(simulator.world)
+    assert loaded_runs(query) == truth
+    assert any(truth[key][0] != "awaiting_guidance" and truth[key][0] != "stopped" for key in stuck)
+
+
+def test_no_op_load_makes_one_listing_per_automation_and_loads_nothing(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load()
+    open_runs = sum(state not in ("completed", "failed") for state, _ in truth_runs(simulator.world).values())
+    live_automations = sum(len(simulator.world.automations(w["name"].rsplit("/", 1)[-1]))
+                           for w in simulator.world.workspaces())
+    simulator.requests.clear()
+
+    summary = load()
+
+    assert summary.rows.get("runs", 0) == 0
+    assert summary.stats.get("runs_new", 0) == 0 and summary.stats.get("runs_updated", 0) == 0
+    list_runs = [e for e in simulator.requests.entries if e[1].endswith("/runs")]
+    get_runs = [e for e in simulator.requests.entries if "/runs/" in e[1]]
+    assert len(list_runs) == live_automations
+    assert len(get_runs) <= open_runs
+    assert summary.stats["requests"] == len(simulator.requests.entries)
+
+
+def test_small_pages_and_runs_arriving_while_paginating_lose_and_duplicate_nothing(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    simulator.faults.insert_runs_while_paginating = True
+    load(page_size=7)
+    simulator.faults.insert_runs_while_paginating = False
+    first = truth_runs(simulator.world)
+    loaded = loaded_runs(query)
+    assert loaded.items() <= first.items()
+
+    simulator.world.advance(timedelta(minutes=30))
+    load(page_size=7)
+
+    assert loaded_runs(query) == truth_runs(simulator.world)

@@ -1,0 +1,63 @@
+"""config.py: every bad value is refused before any request, naming the key and the fix, never the token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from sources.kognitos.config import build_config
+from sources.kognitos.errors import ConfigError
+
+TOKEN = "kgn_pat_secret_value_123"
+NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
+
+
+def config(**overrides: Any) -> Any:
+    options: dict[str, Any] = {"access_token": TOKEN, "base_url": None, "organization_id": "o1", "now": NOW}
+    return build_config(**{**options, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "words"),
+    [
+        pytest.param({"access_token": ""}, "access_token", "no personal access token", id="missing-token"),
+        pytest.param({"organization_id": " "}, "organization_id", "no organization id", id="missing-org"),
+        pytest.param({"time_zones": ["UTC", "Mars/Olympus"]}, "time_zones", "Mars/Olympus", id="bad-zone"),
+        pytest.param({"start_date": "last tuesday"}, "start_date", "not a date", id="malformed-start"),
+        pytest.param({"start_date": "2026-02-01"}, "start_date", "in the future", id="future-start"),
+        pytest.param({"base_url": "app.kognitos.com"}, "base_url", "not an http(s) URL", id="no-scheme"),
+        pytest.param({"base_url": "http://app.example.com"}, "base_url", "unencrypted", id="plain-http-remote"),
+        pytest.param({"max_concurrent_requests": 0}, "max_concurrent_requests", "positive", id="zero-concurrency"),
+        pytest.param({"page_size": 1001}, "page_size", "outside", id="page-size-cap"),
+    ],
+)
+def test_bad_values_are_refused_with_the_key_and_never_the_token(
+    overrides: dict[str, Any], key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config(**overrides)
+
+    message = str(raised.value)
+    assert raised.value.key == key
+    assert f"sources.kognitos.{key}" in message and f"SOURCES__KOGNITOS__{key.upper()}" in message
+    assert words in message
+    assert TOKEN not in message
+
+
+def test_good_values_are_normalised() -> None:
+    built = config(base_url="https://app.us-1.kognitos.com/api/v1/", workspace_ids="w1, w2,w1",
+                   start_date="2025-01-31", time_zones=["Asia/Kolkata"])
+
+    assert built.base_url == "https://app.us-1.kognitos.com"
+    assert built.workspace_ids == ("w1", "w2")
+    assert built.start_key == "2025-01-31T00:00:00.000000000Z"
+    assert built.time_zones == ("Asia/Kolkata",)
+    assert TOKEN not in repr(built)
+
+
+def test_plain_http_is_allowed_to_loopback_or_when_opted_in() -> None:
+    assert config(base_url="http://127.0.0.1:8080").base_url == "http://127.0.0.1:8080"
+    assert config(base_url="http://localhost:1").base_url == "http://localhost:1"
+    assert config(base_url="http://k.example.com", allow_insecure_http=True).base_url == "http://k.example.com"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -57,6 +58,8 @@ class KognitosClient:
         self._max_retry_wait = max_retry_wait
         self._backoff = tenacity.wait_exponential_jitter(initial=initial_retry_wait, max=max_retry_wait)
         self.stats = stats or LoadStats()
+        # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
+        self._in_flight = threading.BoundedSemaphore(max_connections)
 
     def __enter__(self) -> KognitosClient:
         return self
@@ -125,10 +128,11 @@ class KognitosClient:
         self.stats.add("requests")
         logger.debug("%s %s", method, url)
         try:
-            response = self._http.request(
-                method, path, params=params, content=orjson.dumps(body) if body is not None else None,
-                headers={"Content-Type": "application/json"} if body is not None else None,
-            )
+            with self._in_flight:
+                response = self._http.request(
+                    method, path, params=params, content=orjson.dumps(body) if body is not None else None,
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                )
         except httpx.TransportError as exc:
             raise TransportError(
                 method=method, url=url, status=None, detail=f"{type(exc).__name__}: {exc}."

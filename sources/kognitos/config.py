@@ -30,6 +30,8 @@ class SourceConfig:
     """`start_date` as a timestamp key (timestamps.py): the lower bound of a first load's runs."""
     max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS
     page_size: int = settings.MAX_PAGE_SIZE
+    node_kinds: tuple[str, ...] = ()
+    """Only events of these node kinds (the API's `node_kind` filter); empty loads every event."""
 
 
 def build_config(
@@ -44,6 +46,7 @@ def build_config(
     max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
     allow_insecure_http: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
+    node_kinds: Sequence[str] | str | None = None,
     now: datetime | None = None,
 ) -> SourceConfig:
     """Check every value and raise `ConfigError` naming the key, the bad value and the fix."""
@@ -83,6 +86,7 @@ def build_config(
         start_key=_checked_start_key(start_date, now or datetime.now(UTC)),
         max_concurrent_requests=max_concurrent_requests,
         page_size=page_size,
+        node_kinds=_as_tuple(node_kinds),
     )
 
 

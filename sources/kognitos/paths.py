@@ -21,3 +21,11 @@ def runs(org: str, ws: str, automation: str) -> str:
 
 def run(org: str, ws: str, automation: str, run_id: str) -> str:
     return f"{runs(org, ws, automation)}/{run_id}"
+
+
+def run_events(org: str, ws: str, automation: str, run_id: str) -> str:
+    return f"{run(org, ws, automation, run_id)}/events"
+
+
+def execution_outputs(org: str, ws: str, execution_id: str) -> str:
+    return f"{workspace(org, ws)}/executions/{execution_id}/outputs"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .timestamps import parse_optional_timestamp
-from .values import decode_value_map
+from .values import decode_value, decode_value_map, value_type_name
 
 Row = dict[str, Any]
 
@@ -130,3 +130,77 @@ def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, aut
         "user_id": invocation.get("user_id"),
         "previous_run": run.get("previous_run"),
     }
+
+
+_JOURNAL_COMMON = frozenset({
+    "execution_id", "run_id", "event_time", "automation_id", "automation_phase_id", "code_hash", "stage",
+    "workspace_id", "organization_id", "extra_metadata",
+})
+_VALUE_MAPS = frozenset({"inputs", "outputs", "inputs_patch"})
+
+
+def _decoded_payload(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A journal entry's variant body with its commonV1Value maps decoded, the rest kept as sent."""
+    payload: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in _VALUE_MAPS:
+            payload[key] = decode_value_map(value)
+        elif key == "book_function_call" and isinstance(value, Mapping):
+            payload[key] = {**value, "inputs": decode_value_map(value.get("inputs")),
+                            "output": decode_value(value.get("output"))}
+        else:
+            payload[key] = value
+    return payload
+
+
+def event_row(event: Mapping[str, Any], run: Row, event_index: int) -> Row:
+    """One run event (kognitos-api.md §3.8, §5.2). Events have no id: the key is the run + `event_index`,
+    the 0-based position in the run's append-only stream."""
+    row: Row = {
+        "run_id": run["run_id"], "automation_id": run["automation_id"], "workspace_id": run["workspace_id"],
+        "organization_id": run["organization_id"], "event_index": event_index,
+        "event_type": None, "journal_type": None, "event_time": None, "execution_id": None, "node_id": None,
+        "node_kind": None, "run_state": None, "stop_reason": None, "error_id": None, "error_description": None,
+        "payload": None,
+    }
+    if "run_update" in event:
+        snapshot = (event["run_update"] or {}).get("run") or {}
+        state, details = run_state(snapshot)
+        row.update(event_type="run_update", run_state=state,
+                   event_time=parse_optional_timestamp((snapshot.get("state") or {}).get("update_time")
+                                                       or snapshot.get("update_time")))
+        if state == "failed":
+            row.update(error_id=details.get("id"), error_description=details.get("description"))
+        return row
+    if "execution_journal" not in event:
+        # A future event kind: keep it whole rather than drop it.
+        row.update(event_type=next(iter(event), None), payload=dict(event))
+        return row
+    journal = event["execution_journal"] or {}
+    variant = next((key for key in journal if key not in _JOURNAL_COMMON), None)
+    body = journal.get(variant) if variant else None
+    body = body if isinstance(body, Mapping) else {}
+    error = body.get("error") if isinstance(body.get("error"), Mapping) else None
+    errors = body.get("error") if isinstance(body.get("error"), list) else None
+    first_error = error or (errors[0] if errors else None) or {}
+    row.update(
+        event_type="execution_journal", journal_type=variant, execution_id=journal.get("execution_id"),
+        event_time=parse_optional_timestamp(journal.get("event_time")), node_id=body.get("node_id"),
+        node_kind=body.get("node_kind"), stop_reason=next(iter(body), None) if variant == "stopped" else None,
+        error_id=first_error.get("id"), error_description=first_error.get("description"),
+        payload=_decoded_payload(body) or None,
+    )
+    return row
+
+
+def execution_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: str) -> list[Row]:
+    """One row per `set_output` of an execution (kognitos-api.md §3.7)."""
+    return [
+        {
+            "execution_id": execution_id, "run_id": run["run_id"], "automation_id": run["automation_id"],
+            "workspace_id": run["workspace_id"], "organization_id": run["organization_id"],
+            "output_name": name, "value": decode_value((output or {}).get("value")),
+            "value_type": value_type_name((output or {}).get("type")),
+        }
+        for name, output in (outputs.get("outputs") or {}).items()
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dlt
@@ -15,16 +16,28 @@ import dlt
 from . import paths
 from .client import KognitosClient
 from .config import SourceConfig
-from .errors import NotFoundError
-from .filters import created_at_or_after
+from .errors import ConfigError, NotFoundError
+from .filters import created_at_or_after, node_kind_is
 from .open_runs import RunTracker
-from .records import Row, automation_row, run_row, run_state, short_id, workspace_row
+from .records import (
+    Row,
+    automation_row,
+    event_row,
+    execution_output_rows,
+    run_row,
+    run_state,
+    short_id,
+    workspace_row,
+)
+from .schema import TERMINAL_RUN_STATES
 from .stats import LoadStats
 from .timestamps import timestamp_key
 
 logger = logging.getLogger(__name__)
 
 RUNS_STATE_KEY = "automations_v1"
+EVENTS_STATE_KEY = "open_runs_v1"
+NODE_KINDS_STATE_KEY = "node_kinds_v1"
 
 
 def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
@@ -108,3 +121,65 @@ def _accept(tracker: RunTracker, run: dict[str, Any]) -> bool:
     update = run.get("update_time") or (run.get("state") or {}).get("update_time") or run["create_time"]
     return tracker.accept(short_id(run["name"]), timestamp_key(run["create_time"]), timestamp_key(update),
                           run_state(run)[0])
+
+
+def run_events(run_rows: list[Row], client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+    """The events of each new or changed run, numbered by position; only events not loaded before.
+
+    Runs are fetched concurrently (bounded by the client). For runs still open, resource state keeps how
+    many events were loaded, so a later load adds the new ones without renumbering or duplicating.
+    """
+    state = dlt.current.resource_state()
+    _check_node_kinds_unchanged(state, config.node_kinds)
+    loaded: dict[str, int] = state.setdefault(EVENTS_STATE_KEY, {})
+    params: dict[str, str | int | bool] = {"page_size": config.page_size}
+    if kind_filter := node_kind_is(config.node_kinds):
+        params["filter"] = kind_filter
+
+    def fetch(run: Row) -> tuple[Row, int, list[Row]]:
+        path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
+        skip = loaded.get(_run_key(run), 0)
+        rows: list[Row] = []
+        index = 0
+        for page in client.pages(path, "run_events", params):
+            rows.extend(event_row(event, run, index + i) for i, event in enumerate(page) if index + i >= skip)
+            index += len(page)
+        return run, index, rows
+
+    with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
+        for run, total, rows in pool.map(fetch, run_rows):
+            if rows:
+                yield rows
+            if run["state"] in TERMINAL_RUN_STATES:
+                loaded.pop(_run_key(run), None)
+            else:
+                loaded[_run_key(run)] = total
+
+
+def execution_outputs(event_rows: list[Row], client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+    """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution."""
+    completed = [row for row in event_rows if row["journal_type"] == "completed" and row["execution_id"]]
+
+    def fetch(event: Row) -> list[Row]:
+        path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])
+        return execution_output_rows(client.get(path), event, event["execution_id"])
+
+    with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
+        for rows in pool.map(fetch, completed):
+            if rows:
+                yield rows
+
+
+def _run_key(run: Row) -> str:
+    return f"{run['workspace_id']}/{run['automation_id']}/{run['run_id']}"
+
+
+def _check_node_kinds_unchanged(state: dict[str, Any], node_kinds: tuple[str, ...]) -> None:
+    """`event_index` numbers positions in the (filtered) stream, so a new filter would renumber events."""
+    saved = state.setdefault(NODE_KINDS_STATE_KEY, list(node_kinds))
+    if list(node_kinds) != saved:
+        raise ConfigError(
+            "node_kinds", f"it changed from {saved!r} to {list(node_kinds)!r} since the last load, and event_index "
+            "numbers positions in the filtered event stream, so old and new events would not line up",
+            "Put the previous value back, or reload the events from scratch with `kognitos-elt run --refresh`.",
+        )

@@ -54,3 +54,19 @@ RUNS_COLUMNS = _columns(
     stage="text", stage_version="text", invocation_source="text", trigger_id="text", user_id="text",
     previous_run="text",
 )
+
+RUN_EVENTS = "run_events"
+RUN_EVENTS_KEY = ("workspace_id", "automation_id", "run_id", "event_index")
+RUN_EVENTS_COLUMNS = _columns(
+    run_id="text", automation_id="text", workspace_id="text", organization_id="text", event_index="bigint",
+    event_type="text", journal_type="text", event_time="timestamp", execution_id="text", node_id="text",
+    node_kind="text", run_state="text", stop_reason="text", error_id="text", error_description="text",
+    payload="json",
+)
+
+EXECUTION_OUTPUTS = "execution_outputs"
+EXECUTION_OUTPUTS_KEY = ("workspace_id", "execution_id", "output_name")
+EXECUTION_OUTPUTS_COLUMNS = _columns(
+    execution_id="text", run_id="text", automation_id="text", workspace_id="text", organization_id="text",
+    output_name="text", value="json", value_type="text",
+)

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from sources.kognitos.records import automation_row, ids_from_name, run_row, short_id, workspace_row
+from sources.kognitos.records import (
+    automation_row,
+    event_row,
+    execution_output_rows,
+    ids_from_name,
+    run_row,
+    short_id,
+    workspace_row,
+)
 
 RUN_NAME = "organizations/o1/workspaces/w9/automations/V1StGXR8_Z5jdHi6B-myT/runs/r_01HZX3K9Q2"
 
@@ -91,3 +99,78 @@ def test_workspace_and_automation_rows_keep_full_names_and_short_ids() -> None:
     assert workspace["create_time"] == datetime(2025, 2, 1, 14, tzinfo=UTC)
     assert (automation["automation_id"], automation["workspace_id"]) == ("A1", "w9")
     assert automation["default_inputs"] == {"n": Decimal(5)}
+
+
+RUN = {"run_id": "r1", "automation_id": "a1", "workspace_id": "w9", "organization_id": "o1"}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param(
+            {"run_update": {"run": {"name": RUN_NAME, "state": {"pending": {}, "update_time": "2025-06-11T09:15:02Z"},
+                                    "stage": "AUTOMATION_STAGE_PUBLISHED", "stage_version": "2.0"}}},
+            {"event_type": "run_update", "run_state": "pending", "journal_type": None,
+             "event_time": datetime(2025, 6, 11, 9, 15, 2, tzinfo=UTC)},
+            id="run-update-snapshot",
+        ),
+        pytest.param(
+            {"execution_journal": {"execution_id": "ex1", "run_id": "r1", "event_time": "2025-06-11T09:15:03.010Z",
+                                   "started": {}, "automation_id": "a1"}},
+            {"event_type": "execution_journal", "journal_type": "started", "execution_id": "ex1", "payload": None},
+            id="journal-started",
+        ),
+        pytest.param(
+            {"execution_journal": {"execution_id": "ex1", "event_time": "2025-06-11T09:16:39.877Z", "node_executed": {
+                "inputs": {"f": {"text": "x"}}, "outputs": {"total": {"number": {"lo": 1234550, "flags": 131072}}},
+                "node_id": "n_2", "node_kind": "FunctionCall",
+                "book_function_call": {"book_function": {"book_name": "idp"}, "output": {"number": {"lo": 7}}}}}},
+            {"journal_type": "node_executed", "node_id": "n_2", "node_kind": "FunctionCall",
+             "payload": {"inputs": {"f": "x"}, "outputs": {"total": Decimal("12345.50")}, "node_id": "n_2",
+                         "node_kind": "FunctionCall",
+                         "book_function_call": {"book_function": {"book_name": "idp"}, "inputs": None,
+                                                "output": Decimal(7)}}},
+            id="node-executed-decoded",
+        ),
+        pytest.param(
+            {"execution_journal": {"execution_id": "ex7", "event_time": "2025-06-11T10:41:30Z",
+                                   "stopped": {"waiting_on_timer": {"duration": "300s"}}}},
+            {"journal_type": "stopped", "stop_reason": "waiting_on_timer"},
+            id="journal-stopped-reason",
+        ),
+        pytest.param(
+            {"execution_journal": {"execution_id": "ex8", "event_time": "2025-06-11T10:05:09Z",
+                                   "failed": {"error": {"id": "err_book_timeout", "description": "timed out"}}}},
+            {"journal_type": "failed", "error_id": "err_book_timeout", "error_description": "timed out"},
+            id="journal-failed-error",
+        ),
+        pytest.param(
+            {"execution_journal": {"execution_id": "ex9", "event_time": "2025-06-11T10:05:09Z",
+                                   "teleported": {"to": "mars"}}},
+            {"journal_type": "teleported", "payload": {"to": "mars"}},
+            id="unknown-journal-variant-kept",
+        ),
+        pytest.param(
+            {"agent_message": {"text": "hi"}},
+            {"event_type": "agent_message", "payload": {"agent_message": {"text": "hi"}}},
+            id="unknown-event-kind-kept",
+        ),
+    ],
+)
+def test_event_row_maps_every_event_shape(event: dict[str, Any], expected: dict[str, Any]) -> None:
+    row = event_row(event, RUN, 41)
+
+    assert {column: row[column] for column in expected} == expected
+    assert (row["run_id"], row["event_index"], row["workspace_id"]) == ("r1", 41, "w9")
+
+
+def test_execution_outputs_become_one_row_per_output_with_a_readable_type() -> None:
+    rows = execution_output_rows({"outputs": {
+        "invoice_total": {"value": {"number": {"lo": 1234550, "flags": 131072}},
+                          "type": {"scalar_type": "VALUE_SCALAR_TYPE_NUMBER"}},
+        "tags": {"value": {"list": {"items": [{"text": "urgent"}]}},
+                 "type": {"list_type": {"inner": {"scalar_type": "VALUE_SCALAR_TYPE_TEXT"}}}},
+    }}, RUN, "ex1")
+
+    assert [(r["output_name"], r["value"], r["value_type"], r["execution_id"]) for r in rows] == [
+        ("invoice_total", Decimal("12345.50"), "number", "ex1"), ("tags", ["urgent"], "list<text>", "ex1")]

@@ -1,0 +1,111 @@
+"""kognitos_source: Kognitos workspaces, automations, runs, run events and execution outputs as a dlt source.
+
+Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars under `sources.kognitos`):
+
+    from sources.kognitos import kognitos_source
+    pipeline = dlt.pipeline("kognitos", destination="duckdb", dataset_name="kognitos")
+    pipeline.run(kognitos_source())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dlt
+from dlt.common.typing import TSecretStrValue
+from dlt.sources import DltResource
+
+from . import resources, schema, settings
+from .client import KognitosClient
+from .config import SourceConfig, build_config
+from .errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    InvalidRequestError,
+    KognitosError,
+    NotFoundError,
+    RetryableError,
+)
+from .stats import LoadStats
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConfigError",
+    "InvalidRequestError",
+    "KognitosClient",
+    "KognitosError",
+    "LoadStats",
+    "NotFoundError",
+    "RetryableError",
+    "SourceConfig",
+    "kognitos_source",
+]
+
+
+@dlt.source(name="kognitos", section=settings.CONFIG_SECTION, max_table_nesting=0)
+def kognitos_source(
+    access_token: TSecretStrValue = dlt.secrets.value,
+    organization_id: str = dlt.config.value,
+    base_url: str = settings.DEFAULT_BASE_URL,
+    workspace_ids: Sequence[str] | None = None,
+    automation_ids: Sequence[str] | None = None,
+    time_zones: Sequence[str] = settings.DEFAULT_TIME_ZONES,
+    start_date: str | None = None,
+    max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
+    allow_insecure_http: bool = False,
+    page_size: int = settings.MAX_PAGE_SIZE,
+    node_kinds: Sequence[str] | None = None,
+    stats: LoadStats | None = None,
+) -> list[DltResource]:
+    """Load Kognitos workspaces, automations and runs, incrementally.
+
+    Args:
+        access_token: Kognitos personal access token (secret).
+        organization_id: The organization to load (last segment of `organizations/<id>`).
+        base_url: API host, default `https://app.us-1.kognitos.com` (with or without `/api/v1`).
+        workspace_ids: Workspaces to load; default every workspace the token can see.
+        automation_ids: Automations to load; default every automation of those workspaces.
+        time_zones: IANA zones for the daily aggregates; default `["UTC"]`.
+        start_date: Earliest run creation date (or RFC 3339 time) loaded by a first load; default all.
+        max_concurrent_requests: Requests in flight at once across the source; default 8.
+        allow_insecure_http: Allow sending the token over plain HTTP to a non-loopback host.
+        page_size: Items per API page, 1..1000; default 1000 (fewest requests). Lower only to test paging.
+        node_kinds: Load only events of these node kinds (e.g. ["FunctionCall"]); default every event.
+            Changing it later is refused until the events are reloaded with --refresh.
+        stats: Counters (requests, runs new and updated) for a caller's summary; not configuration.
+    """
+    config = build_config(
+        access_token=access_token, base_url=base_url, organization_id=organization_id,
+        workspace_ids=workspace_ids, automation_ids=automation_ids, time_zones=time_zones,
+        start_date=start_date, max_concurrent_requests=max_concurrent_requests,
+        allow_insecure_http=allow_insecure_http, page_size=page_size, node_kinds=node_kinds,
+    )
+    stats = stats or LoadStats()
+    client = KognitosClient(config.base_url, config.access_token,
+                            max_connections=config.max_concurrent_requests, stats=stats)
+    workspaces = dlt.resource(
+        resources.workspaces, name=schema.WORKSPACES, primary_key=schema.WORKSPACES_KEY,
+        write_disposition="merge", columns=schema.WORKSPACES_COLUMNS,
+    )(client, config)
+    automations = dlt.transformer(
+        resources.automations, data_from=workspaces, name=schema.AUTOMATIONS,
+        primary_key=schema.AUTOMATIONS_KEY, write_disposition="merge", columns=schema.AUTOMATIONS_COLUMNS,
+    )(client, config)
+    runs = dlt.transformer(
+        resources.runs, data_from=automations, name=schema.RUNS, primary_key=schema.RUNS_KEY,
+        write_disposition="merge", columns=schema.RUNS_COLUMNS,
+    )(client, config, stats)
+    # Append, not merge: resource state numbers each run's events, so every event is emitted exactly once,
+    # and merging the biggest table would double its load cost.
+    run_events = dlt.transformer(
+        resources.run_events, data_from=runs, name=schema.RUN_EVENTS, primary_key=schema.RUN_EVENTS_KEY,
+        write_disposition="append", columns=schema.RUN_EVENTS_COLUMNS,
+    )(client, config)
+    execution_outputs = dlt.transformer(
+        resources.execution_outputs, data_from=run_events, name=schema.EXECUTION_OUTPUTS,
+        primary_key=schema.EXECUTION_OUTPUTS_KEY, write_disposition="merge", columns=schema.EXECUTION_OUTPUTS_COLUMNS,
+    )(client, config)
+    return [workspaces, automations, runs, run_events, execution_outputs]
+

@@ -1,4 +1,4 @@
-"""kognitos_source: Kognitos workspaces, automations, runs, run events and execution outputs as a dlt source.
+"""kognitos_source: Kognitos workspaces, automations, runs, run events, outputs and aggregates as a dlt source.
 
 Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars under `sources.kognitos`):
 
@@ -57,6 +57,8 @@ def kognitos_source(
     allow_insecure_http: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
     node_kinds: Sequence[str] | None = None,
+    daily_aggregates_per_automation: bool = False,
+    daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
     stats: LoadStats | None = None,
 ) -> list[DltResource]:
     """Load Kognitos workspaces, automations and runs, incrementally.
@@ -74,6 +76,8 @@ def kognitos_source(
         page_size: Items per API page, 1..1000; default 1000 (fewest requests). Lower only to test paging.
         node_kinds: Load only events of these node kinds (e.g. ["FunctionCall"]); default every event.
             Changing it later is refused until the events are reloaded with --refresh.
+        daily_aggregates_per_automation: Also load a daily series per automation (one request each).
+        daily_aggregates_lookback_days: Days re-queried by later loads (2 = today and yesterday).
         stats: Counters (requests, runs new and updated) for a caller's summary; not configuration.
     """
     config = build_config(
@@ -81,6 +85,8 @@ def kognitos_source(
         workspace_ids=workspace_ids, automation_ids=automation_ids, time_zones=time_zones,
         start_date=start_date, max_concurrent_requests=max_concurrent_requests,
         allow_insecure_http=allow_insecure_http, page_size=page_size, node_kinds=node_kinds,
+        daily_aggregates_per_automation=daily_aggregates_per_automation,
+        daily_aggregates_lookback_days=daily_aggregates_lookback_days,
     )
     stats = stats or LoadStats()
     client = KognitosClient(config.base_url, config.access_token,
@@ -107,5 +113,16 @@ def kognitos_source(
         resources.execution_outputs, data_from=run_events, name=schema.EXECUTION_OUTPUTS,
         primary_key=schema.EXECUTION_OUTPUTS_KEY, write_disposition="merge", columns=schema.EXECUTION_OUTPUTS_COLUMNS,
     )(client, config)
-    return [workspaces, automations, runs, run_events, execution_outputs]
+    daily_run_aggregates = dlt.transformer(
+        resources.daily_run_aggregates, data_from=workspaces, name=schema.DAILY_RUN_AGGREGATES,
+        primary_key=schema.DAILY_RUN_AGGREGATES_KEY, write_disposition="merge",
+        columns=schema.DAILY_RUN_AGGREGATES_COLUMNS,
+    )(client, config)
+    automation_run_aggregates = dlt.transformer(
+        resources.automation_run_aggregates, data_from=workspaces, name=schema.AUTOMATION_RUN_AGGREGATES,
+        primary_key=schema.AUTOMATION_RUN_AGGREGATES_KEY, write_disposition="merge",
+        columns=schema.AUTOMATION_RUN_AGGREGATES_COLUMNS,
+    )(client, config)
+    return [workspaces, automations, runs, run_events, execution_outputs, daily_run_aggregates,
+            automation_run_aggregates]
 

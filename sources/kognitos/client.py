@@ -5,8 +5,9 @@ from __future__ import annotations
 import email.utils
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -60,6 +61,7 @@ class KognitosClient:
         self.stats = stats or LoadStats()
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
+        self._server_clock: tuple[datetime, float] | None = None
 
     def __enter__(self) -> KognitosClient:
         return self
@@ -147,6 +149,7 @@ class KognitosClient:
                 ) from None
             payload = None
         if response.is_success:
+            self._note_server_time(response.headers.get("Date"))
             if not isinstance(payload, dict):
                 raise TransportError(method=method, url=url, status=response.status_code,
                                      detail="The response body was not a JSON object.")
@@ -156,6 +159,28 @@ class KognitosClient:
             body=payload if isinstance(payload, dict) else None,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+
+    def now(self) -> datetime:
+        """The service's current time, from its last `Date` header, else this machine's clock.
+
+        "Today" for daily aggregates is the service's today: a client whose clock is off (or a simulator
+        whose clock is simulated) still asks for the right days.
+        """
+        if self._server_clock is None:
+            return datetime.now(UTC)
+        server_time, seen_at = self._server_clock
+        return server_time + timedelta(seconds=time.monotonic() - seen_at)
+
+    def _note_server_time(self, date_header: str | None) -> None:
+        if not date_header:
+            return
+        try:
+            server_time = email.utils.parsedate_to_datetime(date_header)
+        except (TypeError, ValueError):
+            return
+        if server_time.tzinfo is None:
+            server_time = server_time.replace(tzinfo=UTC)
+        self._server_clock = (server_time.astimezone(UTC), time.monotonic())
 
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         """Wait what the server asked for (Retry-After), else exponential backoff with jitter."""

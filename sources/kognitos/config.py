@@ -5,15 +5,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pendulum
 
 from . import settings
-from .days import validate_time_zones
+from .days import today_in_zone, validate_time_zones
 from .errors import ConfigError
-from .timestamps import timestamp_key
+from .timestamps import parse_timestamp, timestamp_key
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,14 @@ class SourceConfig:
     page_size: int = settings.MAX_PAGE_SIZE
     node_kinds: tuple[str, ...] = ()
     """Only events of these node kinds (the API's `node_kind` filter); empty loads every event."""
+    daily_aggregates_per_automation: bool = False
+    daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
+
+    def first_aggregate_day(self, zone: str, now: datetime) -> date:
+        """First day of a daily series' first load: `start_date` as a local date, else a year back."""
+        if self.start_key is not None:
+            return parse_timestamp(self.start_key).astimezone(ZoneInfo(zone)).date()
+        return today_in_zone(zone, now) - timedelta(days=settings.DEFAULT_DAILY_HISTORY_DAYS)
 
 
 def build_config(
@@ -47,6 +56,8 @@ def build_config(
     allow_insecure_http: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
     node_kinds: Sequence[str] | str | None = None,
+    daily_aggregates_per_automation: bool = False,
+    daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
     now: datetime | None = None,
 ) -> SourceConfig:
     """Check every value and raise `ConfigError` naming the key, the bad value and the fix."""
@@ -71,6 +82,11 @@ def build_config(
             "max_concurrent_requests", f"{max_concurrent_requests!r} is not a positive integer",
             "Use a number from 1 (sequential) upwards; 8 is the default.",
         )
+    if daily_aggregates_lookback_days < 1:
+        raise ConfigError(
+            "daily_aggregates_lookback_days", f"{daily_aggregates_lookback_days!r} is less than 1",
+            "Use 2 (today and yesterday, the default) or more to re-check days whose counts may still grow.",
+        )
     if not 1 <= page_size <= settings.MAX_PAGE_SIZE:
         raise ConfigError(
             "page_size", f"{page_size!r} is outside 1..{settings.MAX_PAGE_SIZE}",
@@ -87,6 +103,8 @@ def build_config(
         max_concurrent_requests=max_concurrent_requests,
         page_size=page_size,
         node_kinds=_as_tuple(node_kinds),
+        daily_aggregates_per_automation=bool(daily_aggregates_per_automation),
+        daily_aggregates_lookback_days=daily_aggregates_lookback_days,
     )
 
 

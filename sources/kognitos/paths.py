@@ -29,3 +29,11 @@ def run_events(org: str, ws: str, automation: str, run_id: str) -> str:
 
 def execution_outputs(org: str, ws: str, execution_id: str) -> str:
     return f"{workspace(org, ws)}/executions/{execution_id}/outputs"
+
+
+def daily_run_aggregates(org: str, ws: str) -> str:
+    return f"{workspace(org, ws)}:dailyRunAggregates"
+
+
+def automation_run_aggregates(org: str, ws: str) -> str:
+    return f"{workspace(org, ws)}:automationRunAggregates"

@@ -8,6 +8,7 @@ keeps the full resource name; the run's state oneof becomes `state` (its key) pl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from .timestamps import parse_optional_timestamp
@@ -203,4 +204,33 @@ def execution_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: st
             "value_type": value_type_name((output or {}).get("type")),
         }
         for name, output in (outputs.get("outputs") or {}).items()
+    ]
+
+
+def daily_aggregate_rows(
+    days: list[tuple[date, int]], workspace: Row, time_zone: str, automation_id: str
+) -> list[Row]:
+    return [
+        {"workspace_id": workspace["workspace_id"], "organization_id": workspace["organization_id"],
+         "time_zone": time_zone, "automation_id": automation_id, "date": day, "total_runs": total}
+        for day, total in days
+    ]
+
+
+def daily_counts(response: Mapping[str, Any]) -> dict[date, int]:
+    """`daily_run_aggregates[]` as {date: total_runs}; int32 counts arrive as JSON numbers (§3.6)."""
+    return {
+        date.fromisoformat(entry["date"]): int((entry.get("stats") or {}).get("total_runs") or 0)
+        for entry in response.get("daily_run_aggregates") or []
+    }
+
+
+def automation_aggregate_rows(response: Mapping[str, Any], workspace: Row, snapshot_time: datetime) -> list[Row]:
+    """`automation_id` arrives as a full resource name and the counts as int64 strings (§3.5)."""
+    return [
+        {"workspace_id": workspace["workspace_id"], "organization_id": workspace["organization_id"],
+         "automation_id": short_id(entry["automation_id"]), "snapshot_date": snapshot_time.date(),
+         "snapshot_time": snapshot_time, "total_runs": _int((entry.get("stats") or {}).get("total_runs")) or 0,
+         "completed_runs": _int((entry.get("stats") or {}).get("completed_runs")) or 0}
+        for entry in response.get("automation_run_aggregates") or []
     ]

@@ -70,3 +70,17 @@ EXECUTION_OUTPUTS_COLUMNS = _columns(
     execution_id="text", run_id="text", automation_id="text", workspace_id="text", organization_id="text",
     output_name="text", value="json", value_type="text",
 )
+
+DAILY_RUN_AGGREGATES = "daily_run_aggregates"
+DAILY_RUN_AGGREGATES_KEY = ("workspace_id", "time_zone", "automation_id", "date")
+DAILY_RUN_AGGREGATES_COLUMNS = _columns(
+    workspace_id="text", organization_id="text", time_zone="text", automation_id="text", date="date",
+    total_runs="bigint",
+)
+
+AUTOMATION_RUN_AGGREGATES = "automation_run_aggregates"
+AUTOMATION_RUN_AGGREGATES_KEY = ("workspace_id", "automation_id", "snapshot_date")
+AUTOMATION_RUN_AGGREGATES_COLUMNS = _columns(
+    workspace_id="text", organization_id="text", automation_id="text", snapshot_date="date",
+    snapshot_time="timestamp", total_runs="bigint", completed_runs="bigint",
+)

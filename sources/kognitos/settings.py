@@ -19,3 +19,10 @@ DEFAULT_MAX_CONCURRENT_REQUESTS = 8
 USER_AGENT = "kognitos-elt/0.1 (+dlt)"
 
 DEFAULT_TIME_ZONES = ("UTC",)
+
+# Daily aggregates: a first load without start_date covers this many days back; later loads re-query
+# the last few days (today and yesterday by default), whose counts may still grow.
+DEFAULT_DAILY_HISTORY_DAYS = 365
+DEFAULT_DAILY_LOOKBACK_DAYS = 2
+WORKSPACE_WIDE = "*"
+"""`automation_id` of daily aggregate rows that count the whole workspace (no NULL in a key)."""

@@ -1,0 +1,50 @@
+"""AIP-160 `filter` expressions for the endpoints that accept one (kognitos-api.md §1.6, §3.2, §3.6, §3.8).
+
+Builders return the bare expression; the HTTP client URL-encodes it. Values are always quoted, so
+an id or kind can never change the expression's structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .timestamps import format_filter_timestamp, timestamp_key
+
+
+def quote(value: str) -> str:
+    """`value` as an AIP-160 double-quoted string literal, backslash and double quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def created_at_or_after(timestamp: str) -> str:
+    """ListRuns: runs created at or after `timestamp` (any RFC 3339), at nanosecond precision.
+
+    `>=` rather than `>`: the caller de-duplicates by run id, and a run sharing the cursor's
+    instant must not be lost (kognitos-api.md §6, item 2).
+    """
+    return f"create_time >= {quote(format_filter_timestamp(timestamp_key(timestamp)))}"
+
+
+def node_kind_is(kinds: Sequence[str]) -> str | None:
+    """ListRunEvents: only journal events whose node has one of `kinds`; None (no filter) if empty.
+
+    The API documents `node_kind = "..."` only; joining several kinds with OR is our assumption
+    (AIP-160 allows it, the endpoint's docs neither confirm nor deny).
+    """
+    return _any_equal("node_kind", kinds)
+
+
+def automation_id_in(automation_ids: Sequence[str]) -> str | None:
+    """QueryDailyRunAggregates: only these automations; None (whole workspace) if empty.
+
+    This is the documented form (`=` joined by `OR`, no parentheses: the endpoint supports
+    only `=` and `OR`).
+    """
+    return _any_equal("automation_id", automation_ids)
+
+
+def _any_equal(field: str, values: Sequence[str]) -> str | None:
+    if isinstance(values, str):
+        raise TypeError(f"{field}: expected a sequence of strings, got the single string {values!r}")
+    unique = dict.fromkeys(values)
+    return " OR ".join(f"{field} = {quote(value)}" for value in unique) or None

@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import pendulum
-
 from . import settings
 from .days import today_in_zone, validate_time_zones
 from .errors import ConfigError
@@ -145,22 +143,26 @@ def _is_loopback(host: str) -> bool:
 
 
 def _checked_start_key(start_date: str | date | datetime | None, now: datetime) -> str | None:
-    if start_date in (None, ""):
+    """`start_date` as a timestamp key: a date means its midnight UTC; a time must be RFC 3339."""
+    if start_date is None or start_date == "":
         return None
     try:
-        parsed = pendulum.parse(str(start_date), tz="UTC") if not isinstance(start_date, datetime) else start_date
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        if isinstance(start_date, datetime):
+            moment = start_date if start_date.tzinfo else start_date.replace(tzinfo=UTC)
+            key = timestamp_key(moment.astimezone(UTC).isoformat())
+        elif isinstance(start_date, date) or len(str(start_date).strip()) == 10:
+            day = start_date if isinstance(start_date, date) else date.fromisoformat(str(start_date).strip())
+            key = timestamp_key(f"{day.isoformat()}T00:00:00Z")
+        else:
+            key = timestamp_key(str(start_date).strip())
+    except ValueError:
         raise ConfigError(
             "start_date", f"{start_date!r} is not a date or an RFC 3339 timestamp",
             "Use e.g. \"2025-01-31\" or \"2025-01-31T00:00:00Z\".",
         ) from None
-    if not isinstance(parsed, datetime):
-        parsed = datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if parsed > now:
+    if parse_timestamp(key) > now:
         raise ConfigError(
             "start_date", f"{start_date!r} is in the future, so nothing would ever be loaded",
             "Use a date in the past, or remove it to load all history.",
         )
-    return timestamp_key(parsed.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+    return key

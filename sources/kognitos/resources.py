@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 RUNS_STATE_KEY = "automations_v1"
 EVENTS_STATE_KEY = "open_runs_v1"
 NODE_KINDS_STATE_KEY = "node_kinds_v1"
-DAILY_STATE_KEY = "series_v1"
+DAILY_STATE_KEY = "series_loaded_until_v1"
 
 
 def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
@@ -73,7 +73,7 @@ def automations(workspace_rows: list[Row], client: KognitosClient, config: Sourc
     wanted = set(config.automation_ids)
     for ws in workspace_rows:
         org, ws_id = ws["organization_id"], ws["workspace_id"]
-        params = {"page_size": config.page_size, "show_deleted": "true"}
+        params: dict[str, str | int | bool] = {"page_size": config.page_size, "show_deleted": "true"}
         for page in client.pages(paths.automations(org, ws_id), "automations", params):
             rows = [automation_row(a, org, ws_id) for a in page]
             if wanted:
@@ -200,7 +200,7 @@ def daily_run_aggregates(
     The first load of a series covers `start_date` (or settings.DEFAULT_DAILY_HISTORY_DAYS) to today in
     the zone; later loads re-query only the lookback window and merge, so growing days are updated.
     """
-    loaded: dict[str, bool] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
+    loaded_until: dict[str, str] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
     now = client.now()
     for ws in workspace_rows:
         org, ws_id = ws["organization_id"], ws["workspace_id"]
@@ -211,8 +211,11 @@ def daily_run_aggregates(
         for zone in config.time_zones:
             for automation_id in series:
                 key = f"{ws_id}/{zone}/{automation_id}"
-                first_day = None if loaded.get(key) else config.first_aggregate_day(zone, now)
-                start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, first_day)
+                start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, None)
+                # First load: from start_date. Later: the lookback, or back to the last day loaded if the
+                # pipeline has not run for longer than that, so no day is ever skipped.
+                saved = loaded_until.get(key)
+                start = min(start, date.fromisoformat(saved)) if saved else config.first_aggregate_day(zone, now)
                 # Whether start/end are inclusive is undocumented (kognitos-api.md §7): ask for one day more on
                 # each side and keep the window, which is right under either reading.
                 params: dict[str, str | int | bool] = {"time_zone": zone, **_date_params("start_date", start, -1),
@@ -222,7 +225,7 @@ def daily_run_aggregates(
                 counts = daily_counts(client.get(paths.daily_run_aggregates(org, ws_id), params))
                 in_window = {day: total for day, total in counts.items() if start <= day <= end}
                 yield daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id)
-                loaded[key] = True
+                loaded_until[key] = end.isoformat()
 
 
 def automation_run_aggregates(

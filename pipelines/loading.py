@@ -110,10 +110,11 @@ def run_load(
 ) -> LoadSummary:
     """Finish what an interrupted load left, then load what is new, holding the pipeline's lock."""
     started = time.monotonic()
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
-        pipelines_dir=pipelines_dir, progress=progress,  # type: ignore[arg-type]  # None = silent
-    )
+    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    if progress:
+        options["progress"] = progress
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
+                            **options)
     with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
         resumed = 0
         if pipeline.has_pending_data:

@@ -216,6 +216,8 @@ def daily_run_aggregates(
                 # pipeline has not run for longer than that, so no day is ever skipped.
                 saved = loaded_until.get(key)
                 start = min(start, date.fromisoformat(saved)) if saved else config.first_aggregate_day(zone, now)
+                if start > end:
+                    continue  # start_date is still tomorrow in this zone
                 # Whether start/end are inclusive is undocumented (kognitos-api.md §7): ask for one day more on
                 # each side and keep the window, which is right under either reading.
                 params: dict[str, str | int | bool] = {"time_zone": zone, **_date_params("start_date", start, -1),

@@ -22,6 +22,9 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             monkeypatch.delenv(name)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # Retries stay on, but wait milliseconds instead of seconds (dlt's runtime settings, read by the source).
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.01")
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "0.05")
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 

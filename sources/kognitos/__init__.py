@@ -89,8 +89,8 @@ def kognitos_source(
         daily_aggregates_lookback_days=daily_aggregates_lookback_days,
     )
     stats = stats or LoadStats()
-    client = KognitosClient(config.base_url, config.access_token,
-                            max_connections=config.max_concurrent_requests, stats=stats)
+    client = KognitosClient(config.base_url, config.access_token, max_connections=config.max_concurrent_requests,
+                            stats=stats, **_retry_settings())
     workspaces = dlt.resource(
         resources.workspaces, name=schema.WORKSPACES, primary_key=schema.WORKSPACES_KEY,
         write_disposition="merge", columns=schema.WORKSPACES_COLUMNS,
@@ -126,3 +126,11 @@ def kognitos_source(
     return [workspaces, automations, runs, run_events, execution_outputs, daily_run_aggregates,
             automation_run_aggregates]
 
+
+
+def _retry_settings() -> dict[str, float]:
+    """Timeouts and retry caps from dlt's own runtime settings (`[runtime] request_*`), where the user set them."""
+    names = {"timeout": "request_timeout", "max_attempts": "request_max_attempts",
+             "initial_retry_wait": "request_backoff_factor", "max_retry_wait": "request_max_retry_delay"}
+    found = {arg: dlt.config.get(f"runtime.{key}") for arg, key in names.items()}
+    return {arg: float(value) for arg, value in found.items() if value is not None}

@@ -39,7 +39,7 @@ class KognitosClient:
         access_token: str,
         *,
         timeout: float = settings.REQUEST_TIMEOUT_SECONDS,
-        max_attempts: int = settings.MAX_ATTEMPTS,
+        max_attempts: float = settings.MAX_ATTEMPTS,
         max_retry_wait: float = settings.MAX_RETRY_WAIT_SECONDS,
         initial_retry_wait: float = settings.INITIAL_RETRY_WAIT_SECONDS,
         max_connections: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
@@ -55,7 +55,7 @@ class KognitosClient:
             timeout=httpx.Timeout(timeout, connect=settings.CONNECT_TIMEOUT_SECONDS),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
-        self._max_attempts = max_attempts
+        self._max_attempts = int(max_attempts)
         self._max_retry_wait = max_retry_wait
         self._backoff = tenacity.wait_exponential_jitter(initial=initial_retry_wait, max=max_retry_wait)
         self.stats = stats or LoadStats()

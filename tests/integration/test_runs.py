@@ -82,9 +82,9 @@ def test_no_op_load_makes_one_listing_per_automation_and_loads_nothing(
 def test_small_pages_and_runs_arriving_while_paginating_lose_and_duplicate_nothing(
     simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
-    simulator.faults.insert_runs_while_paginating = True
+    simulator.faults.insert_runs_while_paginating = 2
     load(page_size=7)
-    simulator.faults.insert_runs_while_paginating = False
+    simulator.faults.insert_runs_while_paginating = 0
     first = truth_runs(simulator.world)
     loaded = loaded_runs(query)
     assert loaded.items() <= first.items()

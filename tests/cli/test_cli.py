@@ -1,0 +1,84 @@
+"""The `kognitos-elt` command as cron and analysts use it: exit codes, summary, one-paragraph errors."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kognitos_simulator import RunningSimulator
+from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, main
+
+
+@pytest.fixture
+def configured(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> RunningSimulator:
+    """Configure the source through env vars, the way a cron job would."""
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
+    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
+    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
+    return simulator
+
+
+def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["run"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert "Rows written:" in out and "Runs new:" in out and "API requests:" in out
+    with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
+        (runs,) = connection.sql("SELECT count(*) FROM kognitos.runs").fetchone() or (0,)
+    assert runs > 0
+
+
+def test_a_wrong_token_exits_4_with_the_config_key_and_never_the_token(
+    configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", "kgn_pat_wrong_secret_0042")
+
+    assert main(["run"]) == EXIT_AUTH
+
+    captured = capsys.readouterr()
+    assert "SOURCES__KOGNITOS__ACCESS_TOKEN" in captured.err
+    assert "Traceback" not in captured.err
+    assert "kgn_pat_wrong_secret_0042" not in captured.err + captured.out
+
+
+def test_a_missing_organization_exits_2_naming_the_key(
+    configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SOURCES__KOGNITOS__ORGANIZATION_ID")
+
+    assert main(["run"]) == EXIT_CONFIG
+
+    assert "organization_id" in capsys.readouterr().err
+
+
+def test_a_duckdb_file_named_like_the_dataset_is_refused_before_loading(
+    configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "kognitos.duckdb"))
+
+    assert main(["run"]) == EXIT_CONFIG
+
+    assert "named like the dataset" in capsys.readouterr().err
+    assert not (tmp_path / "kognitos.duckdb").exists()
+
+
+def test_a_second_run_while_one_holds_the_lock_exits_3_at_once(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lock_path = tmp_path / "dlt_data" / "pipelines" / "kognitos_elt.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        configured.requests.clear()
+
+        assert main(["run"]) == EXIT_LOCKED
+
+    assert "Another kognitos-elt load" in capsys.readouterr().err
+    assert configured.requests.entries == []
+    assert main(["run"]) == EXIT_OK, "once the holder is gone the lock is taken over"

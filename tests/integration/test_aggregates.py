@@ -1,0 +1,106 @@
+"""Daily and per-automation run aggregates: equal to the simulator's truth in every zone, day by day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kognitos_simulator import RunningSimulator, World
+from sources.kognitos import ConfigError
+
+from .conftest import Loader, Query
+
+ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+HISTORY_DAYS = 365  # the documented default of a first load without start_date
+
+
+def short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def truth_days(world: World, zone: str, automation_ids: tuple[str, ...] = ()) -> dict[tuple[str, date], int]:
+    """(workspace, day) -> runs created that local day, zeros included, over the first load's window."""
+    end = world.now.astimezone(ZoneInfo(zone)).date()
+    start = end - timedelta(days=HISTORY_DAYS)
+    truth = {}
+    for workspace in world.workspaces():
+        ws = short(workspace["name"])
+        counts = {date.fromisoformat(entry["date"]): entry["stats"]["total_runs"]
+                  for entry in world.daily_run_aggregates(ws, zone, start, end, automation_ids)}
+        for offset in range((end - start).days + 1):
+            day = start + timedelta(days=offset)
+            truth[(ws, day)] = counts.get(day, 0)
+    return truth
+
+
+def loaded_days(query: Query, zone: str, automation_id: str = "*") -> dict[tuple[str, date], int]:
+    rows = query("SELECT workspace_id, date, total_runs FROM kognitos.daily_run_aggregates "
+                 f"WHERE time_zone = '{zone}' AND automation_id = '{automation_id}'")
+    loaded = {(ws, day): total for ws, day, total in rows}
+    assert len(loaded) == len(rows), "a day was loaded twice"
+    return loaded
+
+
+def test_daily_totals_equal_truth_day_by_day_in_every_zone(simulator: RunningSimulator, load: Loader,
+                                                          query: Query) -> None:
+    load(time_zones=ZONES)
+
+    for zone in ZONES:
+        truth = truth_days(simulator.world, zone)
+        assert sum(truth.values()) > 0
+        assert loaded_days(query, zone) == truth, zone
+
+
+def test_second_load_updates_today_and_yesterday_without_duplicates(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load(time_zones=ZONES)
+    simulator.world.advance(timedelta(hours=20))
+
+    load(time_zones=ZONES)
+
+    for zone in ZONES:
+        truth = truth_days(simulator.world, zone)
+        loaded = loaded_days(query, zone)
+        assert {key: loaded[key] for key in truth} == truth, zone
+
+
+def test_per_automation_series_sum_to_the_workspace_series(simulator: RunningSimulator, load: Loader,
+                                                           query: Query) -> None:
+    load(time_zones=["Asia/Kolkata"], daily_aggregates_per_automation=True)
+
+    rows = query("SELECT workspace_id, date, sum(total_runs) FROM kognitos.daily_run_aggregates "
+                 "WHERE automation_id <> '*' GROUP BY ALL")
+    per_automation = {(ws, day): total for ws, day, total in rows}
+    assert per_automation == loaded_days(query, "Asia/Kolkata")
+
+
+def test_invalid_zone_fails_before_any_request_and_loads_nothing(
+    simulator: RunningSimulator, load: Loader, database: Path
+) -> None:
+    simulator.requests.clear()
+
+    with pytest.raises(ConfigError, match="Europe/Pariss"):
+        load(time_zones=["UTC", "Europe/Pariss"])
+
+    assert simulator.requests.entries == []
+    assert not database.exists()
+
+
+def test_automation_totals_are_integers_with_short_ids_one_snapshot_a_day(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load()
+    load()
+
+    rows = query("SELECT workspace_id, automation_id, total_runs, completed_runs FROM "
+                 "kognitos.automation_run_aggregates")
+    truth = {(ws, short(entry["automation_id"])): (int(entry["stats"]["total_runs"]),
+                                                  int(entry["stats"]["completed_runs"]))
+             for ws in (short(w["name"]) for w in simulator.world.workspaces())
+             for entry in simulator.world.automation_run_aggregates(ws)}
+    assert {(ws, auto): (total, done) for ws, auto, total, done in rows} == truth
+    assert len(rows) == len(truth)

@@ -91,37 +91,17 @@ def kognitos_source(
     stats = stats or LoadStats()
     client = KognitosClient(config.base_url, config.access_token, max_connections=config.max_concurrent_requests,
                             stats=stats, **_retry_settings())
-    workspaces = dlt.resource(
-        resources.workspaces, name=schema.WORKSPACES, primary_key=schema.WORKSPACES_KEY,
-        write_disposition="merge", columns=schema.WORKSPACES_COLUMNS,
-    )(client, config)
+    workspaces = dlt.resource(resources.workspaces, **schema.WORKSPACES.hints())(client, config)
     automations = dlt.transformer(
-        resources.automations, data_from=workspaces, name=schema.AUTOMATIONS,
-        primary_key=schema.AUTOMATIONS_KEY, write_disposition="merge", columns=schema.AUTOMATIONS_COLUMNS,
-    )(client, config)
-    runs = dlt.transformer(
-        resources.runs, data_from=automations, name=schema.RUNS, primary_key=schema.RUNS_KEY,
-        write_disposition="merge", columns=schema.RUNS_COLUMNS,
-    )(client, config, stats)
-    # Append, not merge: resource state numbers each run's events, so every event is emitted exactly once,
-    # and merging the biggest table would double its load cost.
-    run_events = dlt.transformer(
-        resources.run_events, data_from=runs, name=schema.RUN_EVENTS, primary_key=schema.RUN_EVENTS_KEY,
-        write_disposition="append", columns=schema.RUN_EVENTS_COLUMNS,
-    )(client, config)
+        resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)
+    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config, stats)
+    run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config)
     execution_outputs = dlt.transformer(
-        resources.execution_outputs, data_from=run_events, name=schema.EXECUTION_OUTPUTS,
-        primary_key=schema.EXECUTION_OUTPUTS_KEY, write_disposition="merge", columns=schema.EXECUTION_OUTPUTS_COLUMNS,
-    )(client, config)
+        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client, config)
     daily_run_aggregates = dlt.transformer(
-        resources.daily_run_aggregates, data_from=workspaces, name=schema.DAILY_RUN_AGGREGATES,
-        primary_key=schema.DAILY_RUN_AGGREGATES_KEY, write_disposition="merge",
-        columns=schema.DAILY_RUN_AGGREGATES_COLUMNS,
-    )(client, config)
+        resources.daily_run_aggregates, data_from=workspaces, **schema.DAILY_RUN_AGGREGATES.hints())(client, config)
     automation_run_aggregates = dlt.transformer(
-        resources.automation_run_aggregates, data_from=workspaces, name=schema.AUTOMATION_RUN_AGGREGATES,
-        primary_key=schema.AUTOMATION_RUN_AGGREGATES_KEY, write_disposition="merge",
-        columns=schema.AUTOMATION_RUN_AGGREGATES_COLUMNS,
+        resources.automation_run_aggregates, data_from=workspaces, **schema.AUTOMATION_RUN_AGGREGATES.hints()
     )(client, config)
     return [workspaces, automations, runs, run_events, execution_outputs, daily_run_aggregates,
             automation_run_aggregates]

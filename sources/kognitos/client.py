@@ -57,7 +57,7 @@ class KognitosClient:
         )
         self._max_attempts = int(max_attempts)
         self._max_retry_wait = max_retry_wait
-        self._backoff = tenacity.wait_exponential_jitter(initial=initial_retry_wait, max=max_retry_wait)
+        self._backoff = tenacity.wait_exponential_jitter(multiplier=initial_retry_wait, max=max_retry_wait)
         self.stats = stats or LoadStats()
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)

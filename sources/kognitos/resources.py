@@ -1,7 +1,8 @@
-"""One module-level function per table: dlt wiring only (state, pages in, rows out).
+"""One module-level function per table: dlt wiring only (state, API pages in, Arrow pages out).
 
 The logic lives in pure modules: records.py maps API objects to rows, open_runs.py decides what is new
-and what to refresh, filters.py builds the AIP-160 filters.
+and what to refresh, filters.py builds the AIP-160 filters, schema.py types the pages. Transformers get
+their parent's Arrow pages and read back only the columns they need.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import paths
+from . import paths, schema
 from .client import KognitosClient
 from .config import SourceConfig
 from .days import fill_missing_days, refresh_window
@@ -34,7 +37,6 @@ from .records import (
     short_id,
     workspace_row,
 )
-from .schema import TERMINAL_RUN_STATES
 from .settings import WORKSPACE_WIDE
 from .stats import LoadStats
 from .timestamps import timestamp_key
@@ -47,7 +49,7 @@ NODE_KINDS_STATE_KEY = "node_kinds_v1"
 DAILY_STATE_KEY = "series_loaded_until_v1"
 
 
-def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """The configured workspaces, or every workspace the token can see in the organization."""
     org = config.organization_id
     if config.workspace_ids:
@@ -58,41 +60,47 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[list[Ro
             except NotFoundError as error:
                 error.args = (f"Workspace {ws!r} (from workspace_ids) was not found. {error}",)
                 raise
-        yield rows
+        yield schema.WORKSPACES.page(rows)
         return
     try:
         for page in client.pages(paths.user_workspaces(org), "user_workspaces", {"page_size": config.page_size}):
-            yield [workspace_row(ws, org) for ws in page]
+            yield schema.WORKSPACES.page(workspace_row(ws, org) for ws in page)
     except NotFoundError as error:
         error.args = (f"Organization {org!r} (from organization_id) was not found. {error}",)
         raise
 
 
-def automations(workspace_rows: list[Row], client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """Automations of each workspace, deleted ones included (with `delete_time`) so old runs still join."""
+    for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
+        for rows in _automation_rows(ws, client, config):
+            yield schema.AUTOMATIONS.page(rows)
+
+
+def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+    org, ws_id = ws["organization_id"], ws["workspace_id"]
     wanted = set(config.automation_ids)
-    for ws in workspace_rows:
-        org, ws_id = ws["organization_id"], ws["workspace_id"]
-        params: dict[str, str | int | bool] = {"page_size": config.page_size, "show_deleted": "true"}
-        for page in client.pages(paths.automations(org, ws_id), "automations", params):
-            rows = [automation_row(a, org, ws_id) for a in page]
-            if wanted:
-                rows = [row for row in rows if row["automation_id"] in wanted]
-            if rows:
-                yield rows
+    params: dict[str, str | int | bool] = {"page_size": config.page_size, "show_deleted": "true"}
+    for page in client.pages(paths.automations(org, ws_id), "automations", params):
+        rows = [automation_row(a, org, ws_id) for a in page]
+        if wanted:
+            rows = [row for row in rows if row["automation_id"] in wanted]
+        if rows:
+            yield rows
 
 
 def runs(
-    automation_rows: list[Row], client: KognitosClient, config: SourceConfig, stats: LoadStats
-) -> Iterator[list[Row]]:
+    automations_page: pa.Table, client: KognitosClient, config: SourceConfig, stats: LoadStats
+) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
     state: dict[str, Any] = dlt.current.resource_state().setdefault(RUNS_STATE_KEY, {})
-    for automation in automation_rows:
+    for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
         if automation["delete_time"] is not None:
             continue  # runs of deleted automations cannot be listed any more; loaded ones stay.
         key = f"{automation['workspace_id']}/{automation['automation_id']}"
         tracker = RunTracker.from_state(state.get(key))
-        yield from _automation_runs(automation, tracker, client, config)
+        for rows in _automation_runs(automation, tracker, client, config):
+            yield schema.RUNS.page(rows)
         stats.add("runs_new", tracker.new_count)
         stats.add("runs_updated", tracker.updated_count)
         state[key] = tracker.to_state()
@@ -130,7 +138,7 @@ def _accept(tracker: RunTracker, run: dict[str, Any]) -> bool:
                           run_state(run)[0])
 
 
-def run_events(run_rows: list[Row], client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """The events of each new or changed run, numbered by position; only events not loaded before.
 
     Runs are fetched concurrently (bounded by the client). For runs still open, resource state keeps how
@@ -154,18 +162,21 @@ def run_events(run_rows: list[Row], client: KognitosClient, config: SourceConfig
         return run, index, rows
 
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
+        run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
         for run, total, rows in pool.map(fetch, run_rows):
             if rows:
-                yield rows
-            if run["state"] in TERMINAL_RUN_STATES:
+                yield schema.RUN_EVENTS.page(rows)
+            if run["state"] in schema.TERMINAL_RUN_STATES:
                 loaded.pop(_run_key(run), None)
             else:
                 loaded[_run_key(run)] = total
 
 
-def execution_outputs(event_rows: list[Row], client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
+def execution_outputs(events_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution."""
-    completed = [row for row in event_rows if row["journal_type"] == "completed" and row["execution_id"]]
+    completed_events = events_page.filter(pc.fill_null(pc.equal(events_page["journal_type"], "completed"), False))
+    completed = [row for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id",
+                                      "run_id", "execution_id") if row["execution_id"]]
 
     def fetch(event: Row) -> list[Row]:
         path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])
@@ -174,7 +185,7 @@ def execution_outputs(event_rows: list[Row], client: KognitosClient, config: Sou
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
         for rows in pool.map(fetch, completed):
             if rows:
-                yield rows
+                yield schema.EXECUTION_OUTPUTS.page(rows)
 
 
 def _run_key(run: Row) -> str:
@@ -192,9 +203,7 @@ def _check_node_kinds_unchanged(state: dict[str, Any], node_kinds: tuple[str, ..
         )
 
 
-def daily_run_aggregates(
-    workspace_rows: list[Row], client: KognitosClient, config: SourceConfig
-) -> Iterator[list[Row]]:
+def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """Runs per local day for each workspace and zone (and automation, if asked), zero days included.
 
     The first load of a series covers `start_date` (or settings.DEFAULT_DAILY_HISTORY_DAYS) to today in
@@ -202,11 +211,11 @@ def daily_run_aggregates(
     """
     loaded_until: dict[str, str] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
     now = client.now()
-    for ws in workspace_rows:
+    for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         org, ws_id = ws["organization_id"], ws["workspace_id"]
         series = [WORKSPACE_WIDE]
         if config.daily_aggregates_per_automation:
-            series += [row["automation_id"] for page in automations([ws], client, config) for row in page
+            series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page
                        if row["delete_time"] is None]
         for zone in config.time_zones:
             for automation_id in series:
@@ -226,22 +235,28 @@ def daily_run_aggregates(
                     params["filter"] = automation_id_in([automation_id]) or ""
                 counts = daily_counts(client.get(paths.daily_run_aggregates(org, ws_id), params))
                 in_window = {day: total for day, total in counts.items() if start <= day <= end}
-                yield daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id)
+                yield schema.DAILY_RUN_AGGREGATES.page(
+                    daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id))
                 loaded_until[key] = end.isoformat()
 
 
 def automation_run_aggregates(
-    workspace_rows: list[Row], client: KognitosClient, config: SourceConfig
-) -> Iterator[list[Row]]:
+    workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig
+) -> Iterator[pa.Table]:
     """Each automation's all-time totals, one snapshot per UTC day (the latest of the day wins)."""
     wanted = set(config.automation_ids)
-    for ws in workspace_rows:
+    for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         response = client.get(paths.automation_run_aggregates(ws["organization_id"], ws["workspace_id"]))
         rows = automation_aggregate_rows(response, ws, client.now())
-        yield [row for row in rows if not wanted or row["automation_id"] in wanted]
+        yield schema.AUTOMATION_RUN_AGGREGATES.page(row for row in rows if not wanted or row["automation_id"] in wanted)
 
 
 def _date_params(name: str, day: date, shift_days: int) -> dict[str, str | int | bool]:
     """A google.type.Date as the flattened query params the API takes (`start_date.year`, ...)."""
     shifted = day + timedelta(days=shift_days)
     return {f"{name}.year": shifted.year, f"{name}.month": shifted.month, f"{name}.day": shifted.day}
+
+
+def _rows(page: pa.Table, *columns: str) -> list[Row]:
+    """The columns a child needs from its parent's Arrow page, as rows."""
+    return page.select(list(columns)).to_pylist()

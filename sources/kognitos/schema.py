@@ -1,40 +1,104 @@
-"""Table names, primary keys, column type hints and run-state facts: the analysts' interface, declared once.
+"""The analysts' interface, declared once: each table's name, key, write disposition and column types.
 
-Hints are declared up front so the schema never depends on what the first page happened to hold.
+Types are declared up front so the schema never depends on what the first page happened to hold, and
+pages are handed to dlt as Arrow tables built from the same declaration: dlt then writes them straight
+to parquet instead of normalising row by row, and JSON columns can hold any JSON value (a bare string
+or number included), which dlt's row normaliser would split into variant columns.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
 
+import orjson
+import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
+
+from .records import Row
 
 TERMINAL_RUN_STATES = frozenset({"completed", "failed"})
 """States a run never leaves (kognitos-api.md §5.1). `stopped` can be continued, so it stays open."""
 
-RUN_STATES = ("pending", "executing", "stopping", "stopped", "awaiting_guidance", "completed", "failed")
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "json": pa.string(),  # JSON text; the `json` hint makes the destination type it as JSON
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "bigint": pa.int64(),
+    "bool": pa.bool_(),
+}
 
 
-def _columns(**types: str) -> dict[str, TColumnSchema]:
-    """Column hints from `name=data_type` pairs; timestamps are `timestamp with time zone` (dlt's default)."""
-    columns: dict[str, Any] = {}
-    for name, data_type in types.items():
-        column: dict[str, Any] = {"name": name, "data_type": data_type, "nullable": True}
-        columns[name] = column
-    return columns
+def _json_default(value: Any) -> str:
+    """Exact decimals (v1Number) become JSON strings holding every digit; floats would round them."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-WORKSPACES = "workspaces"
-WORKSPACES_KEY = ("workspace_id",)
-WORKSPACES_COLUMNS = _columns(
+@dataclass(frozen=True)
+class TableSpec:
+    """One destination table: what dlt needs as hints, and how to turn rows into an Arrow page."""
+
+    name: str
+    key: tuple[str, ...]
+    write_disposition: Literal["merge", "append"]
+    types: dict[str, str]
+    _arrow: pa.Schema = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = [pa.field(name, _ARROW_TYPES[kind], nullable=name not in self.key)
+                  for name, kind in self.types.items()]
+        object.__setattr__(self, "_arrow", pa.schema(fields))
+        if "json" in self.types.values():
+            logging.getLogger("dlt").addFilter(self.quiet_json_hint_warning)
+
+    @property
+    def columns(self) -> dict[str, TColumnSchema]:
+        return {name: {"name": name, "data_type": kind, "nullable": name not in self.key}  # type: ignore[typeddict-item]
+                for name, kind in self.types.items()}
+
+    def quiet_json_hint_warning(self, record: logging.LogRecord) -> bool:
+        """dlt warns that our `json` hints override the Arrow `string` type of JSON columns: that is the intent."""
+        message = record.getMessage()
+        return not (f"In resource: {self.name}," in message and "when merging arrow schema" in message)
+
+    def hints(self) -> dict[str, Any]:
+        """Keyword arguments for `dlt.resource` / `dlt.transformer`."""
+        return {"name": self.name, "primary_key": self.key, "write_disposition": self.write_disposition,
+                "columns": self.columns}
+
+    def page(self, rows: Iterable[Row]) -> pa.Table:
+        """Rows (from records.py) as an Arrow table of this table's declared types; JSON columns serialised."""
+        json_columns = [name for name, kind in self.types.items() if kind == "json"]
+        rows = list(rows)
+        for row in rows:
+            for name in json_columns:
+                value = row.get(name)
+                if value is not None:
+                    row[name] = orjson.dumps(value, default=_json_default).decode()
+        return pa.Table.from_pylist(rows, schema=self._arrow)
+
+
+def _table(
+    table: str, key: tuple[str, ...], write_disposition: Literal["merge", "append"], /, **types: str
+) -> TableSpec:
+    return TableSpec(table, key, write_disposition, types)
+
+
+WORKSPACES = _table(
+    "workspaces", ("workspace_id",), "merge",
     workspace_id="text", organization_id="text", name="text", title="text",
     create_time="timestamp", update_time="timestamp",
     creator_display_name="text", creator_email="text", workspace_icon="text", workspace_icon_color="text",
 )
 
-AUTOMATIONS = "automations"
-AUTOMATIONS_KEY = ("workspace_id", "automation_id")
-AUTOMATIONS_COLUMNS = _columns(
+AUTOMATIONS = _table(
+    "automations", ("workspace_id", "automation_id"), "merge",
     automation_id="text", workspace_id="text", organization_id="text", name="text", display_name="text",
     description="text", english_code="text", code="text", version="text", latest_published_version="text",
     activation_state="text", create_time="timestamp", update_time="timestamp", publish_time="timestamp",
@@ -43,9 +107,8 @@ AUTOMATIONS_COLUMNS = _columns(
     connections="json",
 )
 
-RUNS = "runs"
-RUNS_KEY = ("workspace_id", "automation_id", "run_id")
-RUNS_COLUMNS = _columns(
+RUNS = _table(
+    "runs", ("workspace_id", "automation_id", "run_id"), "merge",
     run_id="text", automation_id="text", workspace_id="text", organization_id="text", name="text",
     create_time="timestamp", update_time="timestamp", state="text", state_update_time="timestamp",
     reason="text", error_id="text", error_description="text", exception_id="text",
@@ -55,32 +118,30 @@ RUNS_COLUMNS = _columns(
     previous_run="text",
 )
 
-RUN_EVENTS = "run_events"
-RUN_EVENTS_KEY = ("workspace_id", "automation_id", "run_id", "event_index")
-RUN_EVENTS_COLUMNS = _columns(
+# Append, not merge: resource state numbers each run's events, so every event is emitted exactly once,
+# and merging the biggest table would double its load cost.
+RUN_EVENTS = _table(
+    "run_events", ("workspace_id", "automation_id", "run_id", "event_index"), "append",
     run_id="text", automation_id="text", workspace_id="text", organization_id="text", event_index="bigint",
     event_type="text", journal_type="text", event_time="timestamp", execution_id="text", node_id="text",
     node_kind="text", run_state="text", stop_reason="text", error_id="text", error_description="text",
     payload="json",
 )
 
-EXECUTION_OUTPUTS = "execution_outputs"
-EXECUTION_OUTPUTS_KEY = ("workspace_id", "execution_id", "output_name")
-EXECUTION_OUTPUTS_COLUMNS = _columns(
+EXECUTION_OUTPUTS = _table(
+    "execution_outputs", ("workspace_id", "execution_id", "output_name"), "merge",
     execution_id="text", run_id="text", automation_id="text", workspace_id="text", organization_id="text",
     output_name="text", value="json", value_type="text",
 )
 
-DAILY_RUN_AGGREGATES = "daily_run_aggregates"
-DAILY_RUN_AGGREGATES_KEY = ("workspace_id", "time_zone", "automation_id", "date")
-DAILY_RUN_AGGREGATES_COLUMNS = _columns(
+DAILY_RUN_AGGREGATES = _table(
+    "daily_run_aggregates", ("workspace_id", "time_zone", "automation_id", "date"), "merge",
     workspace_id="text", organization_id="text", time_zone="text", automation_id="text", date="date",
     total_runs="bigint",
 )
 
-AUTOMATION_RUN_AGGREGATES = "automation_run_aggregates"
-AUTOMATION_RUN_AGGREGATES_KEY = ("workspace_id", "automation_id", "snapshot_date")
-AUTOMATION_RUN_AGGREGATES_COLUMNS = _columns(
+AUTOMATION_RUN_AGGREGATES = _table(
+    "automation_run_aggregates", ("workspace_id", "automation_id", "snapshot_date"), "merge",
     workspace_id="text", organization_id="text", automation_id="text", snapshot_date="date",
     snapshot_time="timestamp", total_runs="bigint", completed_runs="bigint",
 )

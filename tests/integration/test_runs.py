@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from kognitos_simulator import RunningSimulator
 
-from .conftest import Loader, Query, loaded_runs, truth_runs
+from .conftest import Loader, Query
+from .truth import loaded_runs, truth_runs
 
 
 def test_first_load_equals_truth_when_loading_everything(simulator: RunningSimulator, load: Loader,

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 import duckdb
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from sources.kognitos import (
     ApiError,
@@ -23,6 +24,7 @@ from sources.kognitos import (
     NotFoundError,
     RetryableError,
 )
+from sources.kognitos.errors import config_key
 
 from .loading import (
     DEFAULT_DATASET_NAME,
@@ -46,6 +48,7 @@ EXIT_INTERRUPTED = 130
 # Most specific first: the first class an error is an instance of decides the exit code.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
+    (ConfigFieldMissingException, EXIT_CONFIG),
     (DuckDBPathError, EXIT_CONFIG),
     (PipelineLockedError, EXIT_LOCKED),
     (AuthError, EXIT_AUTH),
@@ -176,7 +179,8 @@ def _root_cause(error: BaseException) -> BaseException:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, KognitosError | PipelineLockedError | DuckDBPathError | KeyboardInterrupt):
+        if isinstance(current, KognitosError | PipelineLockedError | DuckDBPathError | KeyboardInterrupt
+                      | ConfigFieldMissingException):
             return current
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return error
@@ -185,7 +189,11 @@ def _root_cause(error: BaseException) -> BaseException:
 def _report_failure(error: BaseException, verbose: bool) -> int:
     cause = _root_cause(error)
     code = next((code for kind, code in EXIT_CODES if isinstance(cause, kind)), EXIT_UNEXPECTED)
-    if isinstance(cause, KeyboardInterrupt):
+    if isinstance(cause, ConfigFieldMissingException):
+        missing = ", ".join(f"{config_key(name)}" for name in cause.traces)
+        message = (f"Missing configuration: {missing}. Set it in .dlt/config.toml (the token in .dlt/secrets.toml) "
+                   "under [sources.kognitos], or as the environment variable.")
+    elif isinstance(cause, KeyboardInterrupt):
         message = ("Interrupted. Nothing partial was committed: the next `kognitos-elt run` finishes what "
                    "was extracted and resumes from the last committed state.")
     elif code == EXIT_UNEXPECTED:

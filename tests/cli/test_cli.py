@@ -29,7 +29,7 @@ def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
     out = capsys.readouterr().out
     assert "Rows written:" in out and "Runs new:" in out and "API requests:" in out
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
-        (runs,) = connection.sql("SELECT count(*) FROM kognitos.runs").fetchone() or (0,)
+        (runs,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchall()[0]
     assert runs > 0
 
 

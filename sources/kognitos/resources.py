@@ -8,7 +8,7 @@ their parent's Arrow pages and read back only the columns they need.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from .records import (
     short_id,
     workspace_row,
 )
-from .settings import WORKSPACE_WIDE
+from .settings import ROWS_PER_PAGE, WORKSPACE_WIDE
 from .stats import LoadStats
 from .timestamps import timestamp_key
 
@@ -72,9 +72,8 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
 
 def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """Automations of each workspace, deleted ones included (with `delete_time`) so old runs still join."""
-    for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
-        for rows in _automation_rows(ws, client, config):
-            yield schema.AUTOMATIONS.page(rows)
+    workspaces = _rows(workspaces_page, "organization_id", "workspace_id")
+    yield from _pages(schema.AUTOMATIONS, (rows for ws in workspaces for rows in _automation_rows(ws, client, config)))
 
 
 def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
@@ -94,16 +93,19 @@ def runs(
 ) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
     state: dict[str, Any] = dlt.current.resource_state().setdefault(RUNS_STATE_KEY, {})
-    for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-        if automation["delete_time"] is not None:
-            continue  # runs of deleted automations cannot be listed any more; loaded ones stay.
-        key = f"{automation['workspace_id']}/{automation['automation_id']}"
-        tracker = RunTracker.from_state(state.get(key))
-        for rows in _automation_runs(automation, tracker, client, config):
-            yield schema.RUNS.page(rows)
-        stats.add("runs_new", tracker.new_count)
-        stats.add("runs_updated", tracker.updated_count)
-        state[key] = tracker.to_state()
+
+    def rows() -> Iterator[list[Row]]:
+        for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
+            if automation["delete_time"] is not None:
+                continue  # runs of deleted automations cannot be listed any more; loaded ones stay.
+            key = f"{automation['workspace_id']}/{automation['automation_id']}"
+            tracker = RunTracker.from_state(state.get(key))
+            yield from _automation_runs(automation, tracker, client, config)
+            stats.add("runs_new", tracker.new_count)
+            stats.add("runs_updated", tracker.updated_count)
+            state[key] = tracker.to_state()
+
+    yield from _pages(schema.RUNS, rows())
 
 
 def _automation_runs(
@@ -161,15 +163,17 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
             index += len(page)
         return run, index, rows
 
-    with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
-        run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
-        for run, total, rows in pool.map(fetch, run_rows):
-            if rows:
-                yield schema.RUN_EVENTS.page(rows)
-            if run["state"] in schema.TERMINAL_RUN_STATES:
-                loaded.pop(_run_key(run), None)
-            else:
-                loaded[_run_key(run)] = total
+    def rows() -> Iterator[list[Row]]:
+        with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
+            run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
+            for run, total, rows in pool.map(fetch, run_rows):
+                yield rows
+                if run["state"] in schema.TERMINAL_RUN_STATES:
+                    loaded.pop(_run_key(run), None)
+                else:
+                    loaded[_run_key(run)] = total
+
+    yield from _pages(schema.RUN_EVENTS, rows())
 
 
 def execution_outputs(events_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
@@ -183,9 +187,7 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient, config: Sou
         return execution_output_rows(client.get(path), event, event["execution_id"])
 
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests) as pool:
-        for rows in pool.map(fetch, completed):
-            if rows:
-                yield schema.EXECUTION_OUTPUTS.page(rows)
+        yield from _pages(schema.EXECUTION_OUTPUTS, pool.map(fetch, completed))
 
 
 def _run_key(run: Row) -> str:
@@ -207,37 +209,42 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
     """Runs per local day for each workspace and zone (and automation, if asked), zero days included.
 
     The first load of a series covers `start_date` (or settings.DEFAULT_DAILY_HISTORY_DAYS) to today in
-    the zone; later loads re-query only the lookback window and merge, so growing days are updated.
+    the zone; later loads re-query the lookback window, or back to the last day loaded if the pipeline
+    has not run for longer than that, and merge: growing days are updated and no day is skipped.
     """
     loaded_until: dict[str, str] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
     now = client.now()
-    for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
-        org, ws_id = ws["organization_id"], ws["workspace_id"]
-        series = [WORKSPACE_WIDE]
-        if config.daily_aggregates_per_automation:
-            series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page
-                       if row["delete_time"] is None]
-        for zone in config.time_zones:
-            for automation_id in series:
-                key = f"{ws_id}/{zone}/{automation_id}"
-                start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, None)
-                # First load: from start_date. Later: the lookback, or back to the last day loaded if the
-                # pipeline has not run for longer than that, so no day is ever skipped.
-                saved = loaded_until.get(key)
-                start = min(start, date.fromisoformat(saved)) if saved else config.first_aggregate_day(zone, now)
-                if start > end:
-                    continue  # start_date is still tomorrow in this zone
-                # Whether start/end are inclusive is undocumented (kognitos-api.md §7): ask for one day more on
-                # each side and keep the window, which is right under either reading.
-                params: dict[str, str | int | bool] = {"time_zone": zone, **_date_params("start_date", start, -1),
-                                                       **_date_params("end_date", end, +1)}
-                if automation_id != WORKSPACE_WIDE:
-                    params["filter"] = automation_id_in([automation_id]) or ""
-                counts = daily_counts(client.get(paths.daily_run_aggregates(org, ws_id), params))
-                in_window = {day: total for day, total in counts.items() if start <= day <= end}
-                yield schema.DAILY_RUN_AGGREGATES.page(
-                    daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id))
-                loaded_until[key] = end.isoformat()
+
+    def rows() -> Iterator[list[Row]]:
+        for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
+            series = [WORKSPACE_WIDE]
+            if config.daily_aggregates_per_automation:
+                series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page
+                           if row["delete_time"] is None]
+            for zone in config.time_zones:
+                for automation_id in series:
+                    key = f"{ws['workspace_id']}/{zone}/{automation_id}"
+                    start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, None)
+                    saved = loaded_until.get(key)
+                    start = min(start, date.fromisoformat(saved)) if saved else config.first_aggregate_day(zone, now)
+                    if start <= end:  # else start_date is still tomorrow in this zone
+                        yield _daily_series(client, ws, zone, automation_id, start, end)
+                        loaded_until[key] = end.isoformat()
+
+    yield from _pages(schema.DAILY_RUN_AGGREGATES, rows())
+
+
+def _daily_series(client: KognitosClient, ws: Row, zone: str, automation_id: str, start: date, end: date) -> list[Row]:
+    """One `:dailyRunAggregates` call: every day of [start, end], zero where the API sent no day."""
+    # Whether start/end are inclusive is undocumented (kognitos-api.md §7): ask for one day more on each side
+    # and keep the window, which is right under either reading.
+    params: dict[str, str | int | bool] = {"time_zone": zone, **_date_params("start_date", start, -1),
+                                           **_date_params("end_date", end, +1)}
+    if automation_id != WORKSPACE_WIDE:
+        params["filter"] = automation_id_in([automation_id]) or ""
+    counts = daily_counts(client.get(paths.daily_run_aggregates(ws["organization_id"], ws["workspace_id"]), params))
+    in_window = {day: total for day, total in counts.items() if start <= day <= end}
+    return daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id)
 
 
 def automation_run_aggregates(
@@ -260,3 +267,15 @@ def _date_params(name: str, day: date, shift_days: int) -> dict[str, str | int |
 def _rows(page: pa.Table, *columns: str) -> list[Row]:
     """The columns a child needs from its parent's Arrow page, as rows."""
     return page.select(list(columns)).to_pylist()
+
+
+def _pages(table: schema.TableSpec, batches: Iterable[list[Row]]) -> Iterator[pa.Table]:
+    """Rows gathered into Arrow pages of up to settings.ROWS_PER_PAGE: dlt's cost is per page, not per row."""
+    buffer: list[Row] = []
+    for rows in batches:
+        buffer.extend(rows)
+        if len(buffer) >= ROWS_PER_PAGE:
+            yield table.page(buffer)
+            buffer = []
+    if buffer:
+        yield table.page(buffer)

@@ -18,6 +18,10 @@ INITIAL_RETRY_WAIT_SECONDS = 0.5
 DEFAULT_MAX_CONCURRENT_REQUESTS = 8
 USER_AGENT = "kognitos-elt/0.1 (+dlt)"
 
+# Rows per Arrow page handed to dlt: dlt spends ~10 ms per page on schema work whatever its size, so pages
+# are big; this bounds the memory one page holds.
+ROWS_PER_PAGE = 20_000
+
 DEFAULT_TIME_ZONES = ("UTC",)
 
 # Daily aggregates: a first load without start_date covers this many days back; later loads re-query

@@ -63,8 +63,10 @@ DEMO_QUERIES = (
     ("Runs per state", "SELECT state, count(*) AS runs FROM kognitos.runs GROUP BY state ORDER BY runs DESC"),
     (
         "Busiest automations",
-        "SELECT a.display_name, count(*) AS runs FROM kognitos.runs r JOIN kognitos.automations a "
-        "USING (workspace_id, automation_id) GROUP BY 1 ORDER BY runs DESC LIMIT 5",
+        "SELECT w.title AS workspace, a.display_name AS automation, count(*) AS runs, "
+        "count(*) FILTER (WHERE r.state = 'failed') AS failed FROM kognitos.runs r "
+        "JOIN kognitos.automations a USING (workspace_id, automation_id) JOIN kognitos.workspaces w "
+        "USING (workspace_id) GROUP BY ALL ORDER BY runs DESC LIMIT 5",
     ),
     (
         "Runs waiting for a human",

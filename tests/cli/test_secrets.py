@@ -1,0 +1,44 @@
+"""The access token never leaks: not in output or logs at debug level, not in dlt's files, not in the data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
+from pipelines.kognitos_pipeline import EXIT_OK, main
+
+TOKEN = "kgn_pat_Sup3rSecretTokenValue_9f8e7d"
+
+
+@pytest.fixture
+def secret_simulator() -> Iterator[RunningSimulator]:
+    settings = SimulatorSettings(seed=3, token=TOKEN, scale=Scale(workspaces=1, runs_per_automation=10))
+    with running_simulator(settings) as sim:
+        yield sim
+
+
+def test_a_debug_load_leaves_the_token_nowhere(
+    secret_simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", secret_simulator.world.organization_id)
+    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", secret_simulator.base_url)
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
+    caplog.set_level(logging.DEBUG)
+
+    assert main(["run", "--verbose"]) == EXIT_OK
+    secret_simulator.faults.inject("unavailable", 50)  # a failing load too: errors and tracebacks
+    assert main(["run", "--verbose"]) != EXIT_OK
+
+    captured = capsys.readouterr()
+    assert caplog.records, "debug logging should have produced records"
+    assert TOKEN not in captured.out + captured.err + caplog.text
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".duckdb" for path in files)
+    leaking = [path for path in files if TOKEN.encode() in path.read_bytes()]
+    assert leaking == []

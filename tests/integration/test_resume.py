@@ -1,0 +1,34 @@
+"""A load that died after extracting is finished by the next run, which then also loads what is new."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dlt
+
+from kognitos_simulator import RunningSimulator
+from pipelines.loading import DEFAULT_PIPELINE_NAME, duckdb_destination
+from sources.kognitos import kognitos_source
+
+from .conftest import Loader, Query
+from .truth import loaded_runs, truth_runs
+
+
+def test_next_run_finishes_an_interrupted_load_then_loads_new_runs(
+    simulator: RunningSimulator, load: Loader, query: Query, database: Path
+) -> None:
+    load()
+    simulator.world.advance(timedelta(hours=2))
+    pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=duckdb_destination("kognitos", str(database)),
+                            dataset_name="kognitos")
+    pipeline.extract(kognitos_source(access_token=simulator.token, base_url=simulator.base_url,
+                                     organization_id=simulator.world.organization_id))
+    assert pipeline.has_pending_data, "the extracted package is left pending, as after a crash"
+    simulator.world.advance(timedelta(hours=2))
+
+    summary = load()
+
+    assert summary.resumed_packages == 1
+    assert summary.stats["runs_new"] > 0, "the new runs of the last two hours are loaded in the same run"
+    assert loaded_runs(query) == truth_runs(simulator.world)

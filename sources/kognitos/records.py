@@ -7,12 +7,16 @@ keeps the full resource name; the run's state oneof becomes `state` (its key) pl
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from .timestamps import parse_optional_timestamp
-from .values import decode_value, decode_value_map, value_type_name
+from . import values
+from .values import value_type_name
+
+logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
@@ -22,6 +26,22 @@ _ID_COLUMNS = {
     "automations": "automation_id",
     "runs": "run_id",
 }
+
+
+def decode_value(value: Mapping[str, Any] | None) -> Any:
+    """values.decode_value, but a malformed value is kept as sent (with a warning) instead of failing the load."""
+    try:
+        return values.decode_value(value)
+    except ValueError as error:
+        logger.warning("Kept a value as the API sent it, it could not be decoded: %s", error)
+        return dict(value) if value else None
+
+
+def decode_value_map(value_map: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """values.decode_value_map with the same fallback, value by value."""
+    if value_map is None:
+        return None
+    return {name: decode_value(value) for name, value in value_map.items()}
 
 
 def short_id(name: str) -> str:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from .timestamps import parse_optional_timestamp
 from . import values
+from .timestamps import parse_optional_timestamp
 from .values import value_type_name
 
 logger = logging.getLogger(__name__)

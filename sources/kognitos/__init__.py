@@ -59,6 +59,7 @@ def kognitos_source(
     node_kinds: Sequence[str] | None = None,
     daily_aggregates_per_automation: bool = False,
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
+    max_requests_per_second: float | None = None,
     stats: LoadStats | None = None,
 ) -> list[DltResource]:
     """Load Kognitos workspaces, automations and runs, incrementally.
@@ -78,6 +79,7 @@ def kognitos_source(
             Changing it later is refused until the events are reloaded with --refresh.
         daily_aggregates_per_automation: Also load a daily series per automation (one request each).
         daily_aggregates_lookback_days: Days re-queried by later loads (2 = today and yesterday).
+        max_requests_per_second: Client-side rate limit across all requests of a load; default none.
         stats: Counters (requests, runs new and updated) for a caller's summary; not configuration.
     """
     config = build_config(
@@ -87,10 +89,12 @@ def kognitos_source(
         allow_insecure_http=allow_insecure_http, page_size=page_size, node_kinds=node_kinds,
         daily_aggregates_per_automation=daily_aggregates_per_automation,
         daily_aggregates_lookback_days=daily_aggregates_lookback_days,
+        max_requests_per_second=max_requests_per_second,
     )
     stats = stats or LoadStats()
     client = KognitosClient(config.base_url, config.access_token, max_connections=config.max_concurrent_requests,
-                            stats=stats, **_retry_settings())
+                            stats=stats, max_requests_per_second=config.max_requests_per_second,
+                            **_retry_settings())
     workspaces = dlt.resource(resources.workspaces, **schema.WORKSPACES.hints())(client, config)
     automations = dlt.transformer(
         resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)

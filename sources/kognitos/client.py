@@ -17,6 +17,7 @@ import tenacity
 
 from . import settings
 from .errors import ApiError, RetryableError, TransportError, error_for_status
+from .pacing import RequestPacer
 from .stats import LoadStats
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class KognitosClient:
         initial_retry_wait: float = settings.INITIAL_RETRY_WAIT_SECONDS,
         max_connections: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
         stats: LoadStats | None = None,
+        max_requests_per_second: float | None = None,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + settings.API_PREFIX,
@@ -62,6 +64,7 @@ class KognitosClient:
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
         self._server_clock: tuple[datetime, float] | None = None
+        self._pacer = RequestPacer(max_requests_per_second) if max_requests_per_second else None
 
     def __enter__(self) -> KognitosClient:
         return self
@@ -127,6 +130,8 @@ class KognitosClient:
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
     ) -> JsonObject:
         url = self._describe(path, params)
+        if self._pacer is not None:
+            self._pacer.wait()
         self.stats.add("requests")
         logger.debug("%s %s", method, url)
         try:

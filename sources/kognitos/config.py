@@ -33,6 +33,7 @@ class SourceConfig:
     """Only events of these node kinds (the API's `node_kind` filter); empty loads every event."""
     daily_aggregates_per_automation: bool = False
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
+    max_requests_per_second: float | None = None
 
     def first_aggregate_day(self, zone: str, now: datetime) -> date:
         """First day of a daily series' first load: `start_date` as a local date, else a year back."""
@@ -56,6 +57,7 @@ def build_config(
     node_kinds: Sequence[str] | str | None = None,
     daily_aggregates_per_automation: bool = False,
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
+    max_requests_per_second: float | None = None,
     now: datetime | None = None,
 ) -> SourceConfig:
     """Check every value and raise `ConfigError` naming the key, the bad value and the fix."""
@@ -85,6 +87,11 @@ def build_config(
             "daily_aggregates_lookback_days", f"{daily_aggregates_lookback_days!r} is less than 1",
             "Use 2 (today and yesterday, the default) or more to re-check days whose counts may still grow.",
         )
+    if max_requests_per_second is not None and not max_requests_per_second > 0:
+        raise ConfigError(
+            "max_requests_per_second", f"{max_requests_per_second!r} is not a positive number",
+            "Remove it (no client-side limit, the default) or use e.g. 5.",
+        )
     if not 1 <= page_size <= settings.MAX_PAGE_SIZE:
         raise ConfigError(
             "page_size", f"{page_size!r} is outside 1..{settings.MAX_PAGE_SIZE}",
@@ -103,6 +110,7 @@ def build_config(
         node_kinds=_as_tuple(node_kinds),
         daily_aggregates_per_automation=bool(daily_aggregates_per_automation),
         daily_aggregates_lookback_days=daily_aggregates_lookback_days,
+        max_requests_per_second=max_requests_per_second,
     )
 
 

@@ -35,6 +35,7 @@ from .loading import (
     duckdb_destination,
     run_load,
 )
+from .status import NoPipelineError, status_lines
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -51,6 +52,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigFieldMissingException, EXIT_CONFIG),
     (DuckDBPathError, EXIT_CONFIG),
     (PipelineLockedError, EXIT_LOCKED),
+    (NoPipelineError, EXIT_CONFIG),
     (AuthError, EXIT_AUTH),
     (NotFoundError, EXIT_API),
     (InvalidRequestError, EXIT_API),
@@ -92,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "status":
+            print("\n".join(status_lines(args.pipeline_name, args.pipelines_dir)))
+            return EXIT_OK
         return _run(args)
     except BaseException as error:  # noqa: BLE001 - every failure becomes one paragraph and an exit code
         return _report_failure(error, args.verbose)
@@ -115,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     run.add_argument("--resources", help="comma-separated resources to load (default: all)")
     run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
+    status = commands.add_parser("status", help="when each table last loaded, row counts, cursors and open runs")
+    status.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
+    status.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
+    status.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     commands.add_parser("simulator", help="serve the Kognitos API simulator (see `simulator --help`)",
                         add_help=False)
     return parser
@@ -182,7 +191,7 @@ def _root_cause(error: BaseException) -> BaseException:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, KognitosError | PipelineLockedError | DuckDBPathError | KeyboardInterrupt
-                      | ConfigFieldMissingException):
+                      | ConfigFieldMissingException | NoPipelineError):
             return current
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import re
 from pathlib import Path
 
 import duckdb
@@ -82,3 +83,21 @@ def test_a_second_run_while_one_holds_the_lock_exits_3_at_once(
     assert "Another kognitos-elt load" in capsys.readouterr().err
     assert configured.requests.entries == []
     assert main(["run"]) == EXIT_OK, "once the holder is gone the lock is taken over"
+
+
+def test_status_reports_rows_cursors_and_open_runs_after_a_load(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == EXIT_CONFIG
+    assert "No pipeline 'kognitos_elt' has run here yet" in capsys.readouterr().err
+    assert main(["run"]) == EXIT_OK
+    capsys.readouterr()
+
+    assert main(["status"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    runs = sum(len(configured.world.runs(w["name"].rsplit("/", 1)[-1], a["name"].rsplit("/", 1)[-1]))
+               for w in configured.world.workspaces()
+               for a in configured.world.automations(w["name"].rsplit("/", 1)[-1]))
+    assert re.search(rf"^\s+runs\s+{runs:,}$", out, re.MULTILINE)
+    assert "Open runs refreshed on every load:" in out and "automation cursor(s)" in out

@@ -107,6 +107,7 @@ def run_load(
     refresh: bool = False,
     progress: str | None = None,
     source_options: dict[str, Any] | None = None,
+    loader_file_format: str | None = None,
 ) -> LoadSummary:
     """Finish what an interrupted load left, then load what is new, holding the pipeline's lock."""
     started = time.monotonic()
@@ -125,7 +126,8 @@ def run_load(
         source = kognitos_source(stats=stats, **(source_options or {}))
         if resources:
             source = source.with_resources(*resources)
-        info = pipeline.run(source, refresh="drop_sources" if refresh else None)
+        info = pipeline.run(source, refresh="drop_sources" if refresh else None,
+                            loader_file_format=loader_file_format)  # type: ignore[arg-type]
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}

@@ -1,0 +1,92 @@
+"""The same source into other destinations: a real PostgreSQL server and a parquet data-lake folder.
+
+CI starts PostgreSQL (.ci/postgres.sh) and sets KOGNITOS_TEST_POSTGRES; elsewhere the Postgres test is
+skipped with that reason, unless KOGNITOS_REQUIRE_POSTGRES is set, as in CI, where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import psycopg2
+import pytest
+
+from kognitos_simulator import RunningSimulator
+from pipelines.loading import run_load
+
+from .truth import truth_runs
+
+POSTGRES_DSN = os.environ.get("KOGNITOS_TEST_POSTGRES")
+
+
+def source_options(simulator: RunningSimulator) -> dict[str, Any]:
+    return {"access_token": simulator.token, "base_url": simulator.base_url,
+            "organization_id": simulator.world.organization_id}
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    if not POSTGRES_DSN:
+        if os.environ.get("KOGNITOS_REQUIRE_POSTGRES"):
+            pytest.fail("KOGNITOS_TEST_POSTGRES is not set: .ci/postgres.sh should have started PostgreSQL")
+        pytest.skip("no PostgreSQL: run .ci/postgres.sh and export KOGNITOS_TEST_POSTGRES=<the DSN it prints>")
+    return POSTGRES_DSN
+
+
+def test_postgres_holds_the_truth_with_its_types_after_two_loads(
+    simulator: RunningSimulator, postgres_dsn: str
+) -> None:
+
+    dataset = f"kognitos_test_{uuid.uuid4().hex[:8]}"
+    destination = dlt.destinations.postgres(credentials=postgres_dsn)
+    run_load(destination=destination, dataset_name=dataset, source_options=source_options(simulator))
+    simulator.world.advance(timedelta(hours=6))
+
+    run_load(destination=destination, dataset_name=dataset, source_options=source_options(simulator))
+
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT workspace_id, automation_id, run_id, state, update_time FROM {dataset}.runs")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                       "WHERE table_schema = %s", (dataset,))
+        types = {(table, column): kind for table, column, kind in cursor.fetchall()}
+        cursor.execute(f"SELECT count(*), count(DISTINCT (run_id, event_index)) FROM {dataset}.run_events")
+        events, distinct_events = cursor.fetchone()
+        cursor.execute(f"DROP SCHEMA {dataset} CASCADE")
+        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
+    assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in rows} == truth_runs(simulator.world)
+    assert len(rows) == len(truth_runs(simulator.world))
+    assert events == distinct_events > 0
+    assert types[("runs", "create_time")] == "timestamp with time zone"
+    assert types[("runs", "location_start_byte")] == "bigint"
+    assert types[("runs", "outputs")] == "jsonb"
+    assert types[("run_events", "payload")] == "jsonb"
+    assert types[("daily_run_aggregates", "date")] == "date"
+
+
+def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    destination = dlt.destinations.filesystem(bucket_url=lake.as_uri())
+    run_load(destination=destination, source_options=source_options(simulator), loader_file_format="parquet")
+    simulator.world.advance(timedelta(hours=6))
+
+    run_load(destination=destination, source_options=source_options(simulator), loader_file_format="parquet")
+
+    # The filesystem destination appends (no table format): readers take each run's latest load.
+    files = list((lake / "kognitos" / "runs").glob("*.parquet"))
+    assert files, "runs should be written as parquet files"
+    latest = duckdb.sql(
+        f"SELECT workspace_id, automation_id, run_id, state, update_time FROM read_parquet({[str(f) for f in files]}, "
+        "filename = true) QUALIFY row_number() OVER (PARTITION BY workspace_id, automation_id, run_id "
+        "ORDER BY filename DESC) = 1"
+    ).fetchall()
+    truth = truth_runs(simulator.world)
+    assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in latest} == truth

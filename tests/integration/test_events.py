@@ -3,45 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from kognitos_simulator import RunningSimulator, World
+from kognitos_simulator import RunningSimulator
 
 from .conftest import Loader, Query
-
-JOURNAL_COMMON = {"execution_id", "run_id", "event_time", "automation_id", "automation_phase_id", "code_hash",
-                  "stage", "workspace_id", "organization_id", "extra_metadata"}
-
-
-def short(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
-
-
-def describe(event: dict[str, Any]) -> tuple[str, str | None]:
-    """(event_type, journal_type) of an API event, worked out independently of the source's records.py."""
-    if "run_update" in event:
-        return "run_update", None
-    journal = event["execution_journal"]
-    return "execution_journal", next(key for key in journal if key not in JOURNAL_COMMON)
-
-
-def live_runs(world: World) -> list[tuple[str, str, str]]:
-    return [(short(w["name"]), short(a["name"]), short(r["name"]))
-            for w in world.workspaces() for a in world.automations(short(w["name"]))
-            for r in world.runs(short(w["name"]), short(a["name"]))]
-
-
-def truth_events(world: World) -> dict[tuple[str, str, str, int], tuple[str, str | None]]:
-    return {(ws, auto, run, index): describe(event) for ws, auto, run in live_runs(world)
-            for index, event in enumerate(world.run_events(ws, auto, run))}
-
-
-def loaded_events(query: Query) -> dict[tuple[str, str, str, int], tuple[str, str | None]]:
-    rows = query("SELECT workspace_id, automation_id, run_id, event_index, event_type, journal_type "
-                 "FROM kognitos.run_events")
-    loaded = {(ws, auto, run, index): (kind, journal) for ws, auto, run, index, kind, journal in rows}
-    assert len(loaded) == len(rows), "an event was loaded twice"
-    return loaded
+from .truth import live_runs, loaded_events, truth_events
 
 
 def test_events_of_every_run_equal_truth_in_count_and_order(simulator: RunningSimulator, load: Loader,

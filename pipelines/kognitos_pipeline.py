@@ -20,7 +20,6 @@ from sources.kognitos import (
     AuthError,
     ConfigError,
     InvalidRequestError,
-    KognitosError,
     NotFoundError,
     RetryableError,
 )
@@ -33,6 +32,7 @@ from .loading import (
     LoadSummary,
     PipelineLockedError,
     duckdb_destination,
+    find_in_chain,
     run_load,
 )
 from .status import NoPipelineError, status_lines
@@ -184,21 +184,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    """dlt wraps source errors (PipelineStepFailed, ResourceExtractionError): find ours in the chain."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, KognitosError | PipelineLockedError | DuckDBPathError | KeyboardInterrupt
-                      | ConfigFieldMissingException | NoPipelineError):
-            return current
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return error
-
-
 def _report_failure(error: BaseException, verbose: bool) -> int:
-    cause = _root_cause(error)
+    cause = find_in_chain(error, tuple(kind for kind, _ in EXIT_CODES)) or error
     code = next((code for kind, code in EXIT_CODES if isinstance(cause, kind)), EXIT_UNEXPECTED)
     if isinstance(cause, ConfigFieldMissingException):
         missing = ", ".join(f"{config_key(name)}" for name in cause.traces)

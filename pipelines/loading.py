@@ -13,8 +13,9 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
 
-from sources.kognitos import LoadStats, kognitos_source
+from sources.kognitos import KognitosError, LoadStats, kognitos_source
 
 DEFAULT_PIPELINE_NAME = "kognitos_elt"
 DEFAULT_DATASET_NAME = "kognitos"
@@ -56,6 +57,18 @@ class LoadSummary:
             f"API requests: {self.stats.get('requests', 0)}."
         )
         return out
+
+
+def find_in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of one of `kinds` in an error's chain: dlt wraps source errors in its own."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
 
 
 @contextmanager
@@ -126,8 +139,14 @@ def run_load(
         source = kognitos_source(stats=stats, **(source_options or {}))
         if resources:
             source = source.with_resources(*resources)
-        info = pipeline.run(source, refresh="drop_sources" if refresh else None,
-                            loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        try:
+            info = pipeline.run(source, refresh="drop_sources" if refresh else None,
+                                loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        except PipelineStepFailed as failed:
+            # Raise the source's own error (it says what to fix), keeping dlt's wrapper as its cause.
+            if (cause := find_in_chain(failed, (KognitosError,))) is not None:
+                raise cause from failed
+            raise
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}

@@ -123,7 +123,7 @@ class KognitosClient:
             return retrying(self._attempt, method, path, params, body)
         except RetryableError as error:
             error.attempts = retrying.statistics.get("attempt_number", 1)
-            error.args = (error._message(),)
+            error.args = (error.message(),)
             raise
 
     def _attempt(
@@ -198,8 +198,9 @@ class KognitosClient:
     @staticmethod
     def _log_retry(retry_state: tenacity.RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
+        what = error.summary() if isinstance(error, ApiError) else repr(error)
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.warning("Attempt %d failed (%s); retrying in %.1fs", retry_state.attempt_number, error, wait)
+        logger.warning("Attempt %d failed: %s Retrying in %.1fs.", retry_state.attempt_number, what, wait)
 
     def _describe(self, path: str, params: Params | None) -> str:
         """The request as a user can read it in an error: URL with its query, and no credentials."""

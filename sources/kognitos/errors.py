@@ -62,16 +62,17 @@ class ApiError(KognitosError):
         self.grpc_code = grpc_code
         self.api_message = api_message
         self.detail = detail
-        super().__init__(self._message())
+        super().__init__(self.message())
 
-    def _what(self) -> str:
+    def summary(self) -> str:
+        """What failed, without the advice: for a log line about one attempt."""
         status = f"HTTP {self.status}" if self.status is not None else "no response"
         said = f": {self.api_message}" if self.api_message else ""
         return f"{self.method} {self.url} failed with {status}{said}."
 
-    def _message(self) -> str:
+    def message(self) -> str:
         extra = f" {self.detail}" if self.detail else ""
-        return f"{self._what()}{extra} {self.action}"
+        return f"{self.summary()}{extra} {self.action}"
 
 
 class AuthError(ApiError):
@@ -99,9 +100,9 @@ class RetryableError(ApiError):
     retry_after: float | None = None
     attempts: int = 1
 
-    def _message(self) -> str:
+    def message(self) -> str:
         return (
-            f"{self._what()} Gave up after {self.attempts} attempt(s). The service is unavailable or "
+            f"{self.summary()} Gave up after {self.attempts} attempt(s). The service is unavailable or "
             "rate limiting; nothing was committed, so run the load again later."
         )
 

@@ -17,7 +17,8 @@ class NoPipelineError(RuntimeError):
 def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[str]:
     """A readable report: last successful load, rows per table, cursors and open runs being tracked."""
     try:
-        pipeline = dlt.attach(pipeline_name, pipelines_dir=pipelines_dir)
+        options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+        pipeline = dlt.attach(pipeline_name, **options)
     except CannotRestorePipelineException:
         raise NoPipelineError(
             f"No pipeline {pipeline_name!r} has run here yet (pipelines dir: {pipelines_dir or 'dlt default'}). "
@@ -31,7 +32,7 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
         lines.append(f"Last successful load: {loads[0][0] if loads and loads[0][0] else 'never'}")
         lines.append("Rows per table:")
         for table in sorted(pipeline.default_schema.data_table_names()):
-            count = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}")
+            count = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}") or [[0]]
             lines.append(f"  {table:<28} {count[0][0]:>12,}")
     lines.extend(_tracking_lines(pipeline.state.get("sources", {}).get("kognitos", {}).get("resources", {})))
     return lines

@@ -10,6 +10,7 @@ Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars un
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import dlt
 from dlt.common.typing import TSecretStrValue
@@ -116,5 +117,5 @@ def _retry_settings() -> dict[str, float]:
     """Timeouts and retry caps from dlt's own runtime settings (`[runtime] request_*`), where the user set them."""
     names = {"timeout": "request_timeout", "max_attempts": "request_max_attempts",
              "initial_retry_wait": "request_backoff_factor", "max_retry_wait": "request_max_retry_delay"}
-    found = {arg: dlt.config.get(f"runtime.{key}") for arg, key in names.items()}
+    found: dict[str, Any] = {arg: dlt.config.get(f"runtime.{key}") for arg, key in names.items()}
     return {arg: float(value) for arg, value in found.items() if value is not None}

@@ -13,15 +13,6 @@ from kognitos_simulator import RunningSimulator
 from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, main
 
 
-@pytest.fixture
-def configured(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> RunningSimulator:
-    """Configure the source through env vars, the way a cron job would."""
-    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
-    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
-    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
-    return simulator
-
-
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,11 +18,9 @@ from pipelines.kognitos_pipeline import EXIT_INTERRUPTED, EXIT_OK, main
 from ..integration.truth import truth_events, truth_runs
 
 
-def start_load(simulator: RunningSimulator, tmp_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SOURCES__KOGNITOS__ACCESS_TOKEN": simulator.token,
-           "SOURCES__KOGNITOS__ORGANIZATION_ID": simulator.world.organization_id,
-           "SOURCES__KOGNITOS__BASE_URL": simulator.base_url}
-    return subprocess.Popen([sys.executable, "-m", "pipelines.kognitos_pipeline", "run"], cwd=tmp_path, env=env,
+def start_load(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`kognitos-elt run` in its own process, configured by the env the `configured` fixture set."""
+    return subprocess.Popen([sys.executable, "-m", "pipelines.kognitos_pipeline", "run"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -61,10 +58,11 @@ def assert_warehouse_equals_truth(simulator: RunningSimulator, database: Path) -
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_point", ["after 5 requests", "after 60 requests", "after extract"])
 def test_a_load_killed_with_sigkill_is_made_whole_by_the_next_run(
-    simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill_point: str
+    configured: RunningSimulator, tmp_path: Path, kill_point: str
 ) -> None:
+    simulator = configured
     simulator.faults.latency_seconds = 0.01
-    process = start_load(simulator, tmp_path)
+    process = start_load(tmp_path)
     if kill_point == "after extract":
         wait_for(extract_finished(simulator), process)
     else:
@@ -74,9 +72,6 @@ def test_a_load_killed_with_sigkill_is_made_whole_by_the_next_run(
     process.kill()
     process.wait()
     simulator.faults.latency_seconds = 0.0
-    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
-    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
-    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
 
     assert main(["run"]) == EXIT_OK
 
@@ -84,10 +79,11 @@ def test_a_load_killed_with_sigkill_is_made_whole_by_the_next_run(
 
 
 def test_sigterm_stops_with_a_message_and_a_non_zero_exit_and_the_next_run_resumes(
-    simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    configured: RunningSimulator, tmp_path: Path
 ) -> None:
+    simulator = configured
     simulator.faults.latency_seconds = 0.01
-    process = start_load(simulator, tmp_path)
+    process = start_load(tmp_path)
     wait_for(lambda: len(simulator.requests.entries) >= 20, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -95,8 +91,5 @@ def test_sigterm_stops_with_a_message_and_a_non_zero_exit_and_the_next_run_resum
     assert process.returncode == EXIT_INTERRUPTED
     assert b"Interrupted" in stderr and b"Traceback" not in stderr
     simulator.faults.latency_seconds = 0.0
-    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
-    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
-    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
     assert main(["run"]) == EXIT_OK
     assert_warehouse_equals_truth(simulator, tmp_path / "kognitos_elt.duckdb")

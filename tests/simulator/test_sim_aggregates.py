@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from simulator_support import Api, SimulatorFactory, short_id, state_of
 
 from kognitos_simulator import Scale
-from simulator_support import Api, SimulatorFactory, short_id, state_of
 
 
 def _expected_days(api: Api, workspace_id: str, zone: str, automation_ids: list[str] | None = None) -> Counter[str]:

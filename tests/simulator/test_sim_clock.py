@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from simulator_support import Api, SimulatorFactory, short_id, state_of
 
 from kognitos_simulator import SimulatorSettings, World
-from simulator_support import Api, SimulatorFactory, short_id, state_of
 
 TERMINAL = {"completed", "failed"}
 
@@ -86,6 +87,14 @@ def test_every_run_of_the_start_instant_is_finished_two_months_later(make_simula
     existing = api.run_ids(workspace_id, automation_id)
     sim.world.advance(timedelta(days=60))
     assert all(state_of(api.world.run(workspace_id, automation_id, run_id)) in TERMINAL for run_id in existing)
+
+
+def test_the_date_header_is_the_simulated_clock(make_simulator: SimulatorFactory) -> None:
+    sim, make_client = make_simulator()
+    client = make_client()
+    sim.world.advance(timedelta(days=3, hours=5))
+    served = email.utils.parsedate_to_datetime(client.get("/me/organizations").headers["date"])
+    assert served == sim.world.now.replace(microsecond=0)
 
 
 def test_the_same_seed_builds_the_same_world() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+from simulator_support import JOURNAL_VARIANTS, Api, collect, journal_variant, short_id, state_of
 
 from kognitos_simulator import RunningSimulator
-from simulator_support import JOURNAL_VARIANTS, Api, collect, journal_variant, short_id, state_of
 
 NANO_ID = re.compile(r"[A-Za-z0-9_-]{21}")
 RUN_STATES = {"pending", "executing", "stopping", "stopped", "awaiting_guidance", "completed", "failed"}

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simulator_support import Api
 
 from kognitos_simulator import filters
 from kognitos_simulator.errors import ApiError
-from simulator_support import Api
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -65,8 +65,8 @@ COMPARISONS: dict[str, Callable[[int, int], bool]] = {
 
 
 @pytest.mark.parametrize("op", list(COMPARISONS))
-def test_each_operator_compares_at_nanosecond_precision(client: httpx.Client, runs_path: tuple[str, list[tuple[str, int]]],
-                                                        op: str) -> None:
+def test_each_operator_compares_at_nanosecond_precision(client: httpx.Client,
+                                                        runs_path: tuple[str, list[tuple[str, int]]], op: str) -> None:
     path, runs = runs_path
     nanosecond_run = next(ns for _, ns in runs if ns % 1000)  # a run created at nanosecond precision
     for literal in (nanosecond_run - 1, nanosecond_run, nanosecond_run + 1):
@@ -159,7 +159,8 @@ def test_bad_filters_are_invalid_argument_with_a_reason(client: httpx.Client,
 
 def test_node_kind_filter_returns_only_matching_journal_events(client: httpx.Client, api: Api) -> None:
     workspace_id, automation_id = api.showcase()
-    run_id = api.run_ids(workspace_id, automation_id)[-1]
+    run_id = next(run_id for run_id in reversed(api.run_ids(workspace_id, automation_id))
+                  if 20 < len(api.world.run_events(workspace_id, automation_id, run_id)) < 100)
     path = f"{api.run(workspace_id, automation_id, run_id)}/events"
     for kind in ("FunctionCall", "Assignment", "ForLoop", "NoSuchKind"):
         events = client.get(path, params={"filter": f'node_kind = "{kind}"', "page_size": 1000}).json().get(

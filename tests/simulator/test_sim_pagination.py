@@ -6,7 +6,6 @@ import base64
 
 import httpx
 import pytest
-
 from simulator_support import Api, collect, node_kind, short_id
 
 
@@ -16,7 +15,8 @@ def _big_run(api: Api) -> tuple[str, str, str]:
         for automation_id in api.automation_ids(workspace_id):
             for run in api.world.runs(workspace_id, automation_id):
                 run_id = short_id(run["name"])
-                if "completed" in run["state"] and len(api.world.run_events(workspace_id, automation_id, run_id)) > 1000:
+                events = api.world.run_events(workspace_id, automation_id, run_id)
+                if "completed" in run["state"] and len(events) > 1000:
                     return workspace_id, automation_id, run_id
     raise AssertionError("the world has no finished run with more than 1000 events")
 

@@ -219,8 +219,8 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
         for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
             series = [WORKSPACE_WIDE]
             if config.daily_aggregates_per_automation:
-                series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page
-                           if row["delete_time"] is None]
+                # Deleted automations included: their runs still count in the workspace-wide series.
+                series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page]
             for zone in config.time_zones:
                 for automation_id in series:
                     key = f"{ws['workspace_id']}/{zone}/{automation_id}"

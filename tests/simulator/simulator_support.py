@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -62,6 +64,18 @@ def node_kind(event: dict[str, Any]) -> str | None:
     """The node_kind of a journal event about a node, else None."""
     variant = journal_variant(event)
     return None if variant is None else event["execution_journal"][variant].get("node_kind")
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ns_of(stamp: str) -> int:
+    """Nanoseconds of an RFC 3339 string, computed independently of the simulator."""
+    match = re.fullmatch(r"(.{19})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})", stamp)
+    assert match is not None, stamp
+    head, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(head + ("+00:00" if zone == "Z" else zone))
+    return (moment - EPOCH) // timedelta(seconds=1) * 10**9 + int((fraction or "").ljust(9, "0"))
 
 
 def state_of(run: dict[str, Any]) -> str:

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simulator_support import Api
+from simulator_support import EPOCH, Api, ns_of
 
 from kognitos_simulator import filters
 from kognitos_simulator.errors import ApiError
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def ns_of(stamp: str) -> int:
-    """Nanoseconds of an RFC 3339 string, computed independently of the simulator."""
-    match = re.fullmatch(r"(.{19})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})", stamp)
-    assert match is not None, stamp
-    head, fraction, zone = match.groups()
-    moment = datetime.fromisoformat(head + ("+00:00" if zone == "Z" else zone))
-    return (moment - EPOCH) // timedelta(seconds=1) * 10**9 + int((fraction or "").ljust(9, "0"))
 
 
 def stamp_of(ns: int, digits: int = 9, offset_minutes: int = 0) -> str:
@@ -196,7 +184,7 @@ _expressions = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(_expressions)
 def test_run_filter_matches_brute_force_evaluation(expression: tuple[str, Callable[[int], bool]]) -> None:
     text, keep = expression

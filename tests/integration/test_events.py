@@ -71,7 +71,7 @@ def test_runs_with_more_than_a_page_of_events_and_a_fault_mid_pages_lose_nothing
     simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
     simulator.faults.path_contains = "/events"
-    simulator.faults.every_nth = {"unavailable": 4, "truncated_body": 7}
+    simulator.faults.every_nth = {"unavailable": 6, "truncated_body": 11}
     load(page_size=5)
     simulator.faults.reset()
 

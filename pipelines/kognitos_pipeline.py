@@ -88,8 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return simulator_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    # Our loggers say one line per table at INFO (each request at DEBUG with -v); others only warn. In a
+    # terminal the summary says the same, so INFO lines are for logs (cron), where stderr is not a TTY.
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ours = logging.DEBUG if args.verbose else logging.WARNING if sys.stderr.isatty() else logging.INFO
+    for name in ("sources", "pipelines"):
+        logging.getLogger(name).setLevel(ours)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "demo":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,8 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kognitos import KognitosError, LoadStats, kognitos_source
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PIPELINE_NAME = "kognitos_elt"
 DEFAULT_DATASET_NAME = "kognitos"
@@ -150,6 +153,8 @@ def run_load(
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
+    for table in sorted(source.selected_resources):
+        logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), dataset_name, table)
     return LoadSummary(
         rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
         destination=str(info.destination_displayable_credentials or info.destination_name),

@@ -1,0 +1,214 @@
+"""Dagster definitions for kognitos-elt: one asset per dlt resource, one partition (and one dlt pipeline) per workspace.
+
+    dagster dev -m pipelines.dagster_definitions        # needs `pip install "kognitos-elt[dagster]"`
+
+Configuration is dlt's own (`.dlt/*.toml` or env vars under `sources.kognitos`), read when a run starts, never at
+import. The destination is dlt's `destination_type` (default DuckDB, `kognitos_elt.duckdb` in the working
+directory) and the dataset dlt's `dataset_name` (default `kognitos`): every workspace loads into the same
+tables, keyed by `workspace_id`, through its own pipeline `kognitos_<workspace_id>` whose state is its own.
+
+Partitions are dynamic: `kognitos_workspace_sensor` lists the workspaces the token can see (or the configured
+`workspace_ids`) and adds new ones and removes vanished ones, so a new workspace is loaded without a redeploy
+and loading the code location never calls the API. `kognitos_every_15_minutes` starts one run per workspace
+whose previous run has finished.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the asset function's annotations at definition time.
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+import dlt
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Backoff,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    DeleteDynamicPartitionsRequest,
+    DynamicPartitionsDefinition,
+    Failure,
+    Jitter,
+    RetryPolicy,
+    RunRequest,
+    RunsFilter,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    define_asset_job,
+    schedule,
+    sensor,
+)
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.loading import (
+    DEFAULT_DATASET_NAME,
+    PipelineLockedError,
+    duckdb_destination,
+    find_in_chain,
+    pipeline_lock,
+)
+from sources.kognitos import KognitosError, RetryableError, kognitos_source
+
+PIPELINE_PREFIX = "kognitos_"
+JOB_NAME = "kognitos_load"
+SCHEDULE_CRON = "*/15 * * * *"
+
+PARTITIONS_NAME = "kognitos_workspaces"
+workspace_partitions = DynamicPartitionsDefinition(name=PARTITIONS_NAME)
+
+RETRY_POLICY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+"""On top of the client's own per-request retries: rides out longer outages and destination hiccups."""
+
+_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+           DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def pipeline_name(workspace_id: str) -> str:
+    """A workspace's dlt pipeline name: its own name gives it its own state, locally and in the destination."""
+    return f"{PIPELINE_PREFIX}{workspace_id}"
+
+
+def workspace_pipeline(workspace_id: str) -> dlt.Pipeline:
+    """The workspace's pipeline, into the shared dataset; destination and dataset come from dlt config."""
+    dataset_name = str(dlt.config.get("dataset_name") or DEFAULT_DATASET_NAME)
+    configured: str | None = dlt.config.get("destination_type")
+    destination = configured if configured and configured != "duckdb" else duckdb_destination(dataset_name)
+    return dlt.pipeline(pipeline_name=pipeline_name(workspace_id), destination=destination,
+                        dataset_name=dataset_name)
+
+
+def discover_workspace_ids() -> list[str]:
+    """Workspaces to load: the configured `workspace_ids`, else every workspace the token can see."""
+    found: list[str] = []
+    for page in kognitos_source().with_resources("workspaces"):
+        found.extend(page.column("workspace_id").to_pylist())
+    return sorted(set(found))
+
+
+def _spec_source() -> DltSource:
+    """The source, only to list its resources for the asset specs: placeholders, so import needs no config.
+
+    The runs build their own source per workspace from the real configuration; this one is never iterated (and
+    a `.invalid` host could not be reached if it were).
+    """
+    return kognitos_source(access_token="not-a-token-asset-specs-only", organization_id="asset-specs",
+                           base_url="https://asset-specs.invalid")
+
+
+SPEC_SOURCE = _spec_source()
+PARENTS: Mapping[str, str | None] = {
+    name: (resource._pipe.parent.name if resource.is_transformer else None)  # noqa: SLF001
+    for name, resource in SPEC_SOURCE.resources.items()
+}
+"""Each resource's parent resource: dlt reads a child's parents even when only the child is selected."""
+
+
+class KognitosTranslator(DagsterDltTranslator):
+    """Asset keys `kognitos/<resource>`, lineage from the dlt resource tree, one group."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
+        parent = PARENTS.get(data.resource.name)
+        return super().get_asset_spec(data).replace_attributes(
+            key=AssetKey(["kognitos", data.resource.name]),
+            deps=[AssetKey(["kognitos", parent])] if parent else [],
+            group_name="kognitos",
+            kinds={"dlt", "kognitos"},
+        )
+
+
+def _check_selection(context: AssetExecutionContext) -> None:
+    """Refuse a subset with a child but not its parents: the parents' cursors would advance without their rows."""
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    missing = sorted({parent for name in selected if (parent := PARENTS.get(name)) and parent not in selected})
+    if missing:
+        raise Failure(
+            f"Selected {sorted(selected)} without their parent asset(s) {missing}: dlt would read the parents and "
+            "advance their incremental state without loading their rows. Select the parents too.",
+            allow_retries=False,
+        )
+
+
+def _failure(error: BaseException) -> Failure:
+    """A Dagster failure saying what to fix; only errors a later attempt could get past are retried."""
+    cause = find_in_chain(error, (KognitosError, PipelineLockedError)) or error
+    permanent = isinstance(cause, KognitosError) and not isinstance(cause, RetryableError)
+    return Failure(f"{type(cause).__name__}: {cause}", allow_retries=not permanent)
+
+
+@dlt_assets(
+    dlt_source=SPEC_SOURCE,
+    # Specs need only the resources; the pipeline is per workspace and made at run time (one made here would
+    # create a working folder at import).
+    dlt_pipeline=cast(dlt.Pipeline, None),
+    name="kognitos",
+    dagster_dlt_translator=KognitosTranslator(),
+    partitions_def=workspace_partitions,
+    pool="kognitos_load",
+)
+def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource) -> Iterator[Any]:
+    """Load one workspace (the partition) through its own pipeline, first finishing what a killed load left.
+
+    DagsterDltResource drops the pipeline's local folder before running (state comes back from the
+    destination), so packages a killed run extracted but did not fully load are finished here first, as
+    `kognitos-elt run` does; the lock keeps two runs of one workspace apart on this host.
+    """
+    _check_selection(context)
+    workspace_id = context.partition_key
+    pipeline = workspace_pipeline(workspace_id)
+    source = kognitos_source(workspace_ids=[workspace_id])
+    try:
+        with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+            if pipeline.has_pending_data:
+                context.log.info("Finishing the load package(s) an interrupted run of %s left", workspace_id)
+                pipeline.run()
+            yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+    except (PipelineStepFailed, KognitosError, PipelineLockedError) as error:
+        raise _failure(error) from error
+
+
+kognitos_job = define_asset_job(
+    JOB_NAME, selection=AssetSelection.assets(kognitos_assets), op_retry_policy=RETRY_POLICY,
+)
+
+
+@sensor(minimum_interval_seconds=15 * 60, default_status=DefaultSensorStatus.RUNNING)
+def kognitos_workspace_sensor(context: SensorEvaluationContext) -> SensorResult:
+    """Keep one partition per workspace: add new workspaces, remove those the token no longer sees."""
+    found = set(discover_workspace_ids())
+    known = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
+    requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
+    if found - known:
+        requests.append(workspace_partitions.build_add_request(sorted(found - known)))
+    if known - found:
+        requests.append(workspace_partitions.build_delete_request(sorted(known - found)))
+    return SensorResult(dynamic_partitions_requests=requests)
+
+
+@schedule(job=kognitos_job, cron_schedule=SCHEDULE_CRON, default_status=DefaultScheduleStatus.RUNNING)
+def kognitos_every_15_minutes(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+    """One run per workspace, skipping a workspace whose previous run is still queued or running."""
+    keys = context.instance.get_dynamic_partitions(PARTITIONS_NAME)
+    if not keys:
+        return SkipReason("No workspace partitions yet: kognitos_workspace_sensor adds them.")
+    active = context.instance.get_runs(RunsFilter(job_name=JOB_NAME, statuses=_ACTIVE))
+    busy = {run.tags.get("dagster/partition") for run in active}
+    requests = [RunRequest(partition_key=key) for key in keys if key not in busy]
+    return requests or SkipReason("Every workspace's previous run is still going.")
+
+
+defs = Definitions(
+    assets=[kognitos_assets],
+    jobs=[kognitos_job],
+    schedules=[kognitos_every_15_minutes],
+    sensors=[kognitos_workspace_sensor],
+    resources={"dlt_resource": DagsterDltResource()},
+)

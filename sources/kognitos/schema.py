@@ -40,13 +40,17 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+WriteDisposition = Literal["merge"] | dict[str, str]
+INSERT_ONLY: WriteDisposition = {"disposition": "merge", "strategy": "insert-only"}
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One destination table: what dlt needs as hints, and how to turn rows into an Arrow page."""
 
     name: str
     key: tuple[str, ...]
-    write_disposition: Literal["merge", "append"]
+    write_disposition: WriteDisposition
     types: dict[str, str]
     _arrow: pa.Schema = field(init=False, repr=False, compare=False)
 
@@ -84,9 +88,7 @@ class TableSpec:
         return pa.Table.from_pylist(rows, schema=self._arrow)
 
 
-def _table(
-    table: str, key: tuple[str, ...], write_disposition: Literal["merge", "append"], /, **types: str
-) -> TableSpec:
+def _table(table: str, key: tuple[str, ...], write_disposition: WriteDisposition, /, **types: str) -> TableSpec:
     return TableSpec(table, key, write_disposition, types)
 
 
@@ -118,10 +120,12 @@ RUNS = _table(
     previous_run="text",
 )
 
-# Append, not merge: resource state numbers each run's events, so every event is emitted exactly once,
-# and merging the biggest table would double its load cost.
+# Events never change once emitted, so they are only ever inserted: resource state numbers each run's events so
+# each is emitted once, and "insert-only" (rows whose key exists are skipped) keeps that true even when a load
+# is redone from an older state (a wiped working dir, an orchestrator's fresh container), at less cost than
+# delete-insert on the biggest table.
 RUN_EVENTS = _table(
-    "run_events", ("workspace_id", "automation_id", "run_id", "event_index"), "append",
+    "run_events", ("workspace_id", "automation_id", "run_id", "event_index"), INSERT_ONLY,
     run_id="text", automation_id="text", workspace_id="text", organization_id="text", event_index="bigint",
     event_type="text", journal_type="text", event_time="timestamp", execution_id="text", node_id="text",
     node_kind="text", run_state="text", stop_reason="text", error_id="text", error_description="text",

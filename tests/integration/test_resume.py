@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import dlt
+import duckdb
 
 from kognitos_simulator import RunningSimulator
 from pipelines.loading import DEFAULT_PIPELINE_NAME, duckdb_destination
 from sources.kognitos import kognitos_source
 
 from .conftest import Loader, Query
-from .truth import loaded_runs, truth_runs
+from .truth import loaded_events, loaded_runs, truth_events, truth_runs
 
 
 def test_next_run_finishes_an_interrupted_load_then_loads_new_runs(
@@ -31,4 +33,19 @@ def test_next_run_finishes_an_interrupted_load_then_loads_new_runs(
 
     assert summary.resumed_packages == 1
     assert summary.stats["runs_new"] > 0, "the new runs of the last two hours are loaded in the same run"
+    assert loaded_runs(query) == truth_runs(simulator.world)
+
+
+def test_a_load_redone_from_lost_state_duplicates_no_event(
+    simulator: RunningSimulator, load: Loader, query: Query, database: Path, tmp_path: Path
+) -> None:
+    load()
+    with duckdb.connect(str(database)) as connection:  # as if the state of the last load never committed
+        connection.execute("DELETE FROM kognitos._dlt_pipeline_state")
+    shutil.rmtree(tmp_path / "dlt_data")  # and the working folder was wiped (a fresh container)
+
+    summary = load()
+
+    assert summary.stats["runs_new"] == len(truth_runs(simulator.world)), "everything was extracted again"
+    assert loaded_events(query) == truth_events(simulator.world)
     assert loaded_runs(query) == truth_runs(simulator.world)

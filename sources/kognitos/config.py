@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from . import settings
 from .days import today_in_zone, validate_time_zones
@@ -38,7 +37,7 @@ class SourceConfig:
     def first_aggregate_day(self, zone: str, now: datetime) -> date:
         """First day of a daily series' first load: `start_date` as a local date, else a year back."""
         if self.start_key is not None:
-            return parse_timestamp(self.start_key).astimezone(ZoneInfo(zone)).date()
+            return today_in_zone(zone, parse_timestamp(self.start_key))
         return today_in_zone(zone, now) - timedelta(days=settings.DEFAULT_DAILY_HISTORY_DAYS)
 
 

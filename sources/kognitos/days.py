@@ -2,7 +2,7 @@
 
 `:dailyRunAggregates` buckets runs into dates of a caller-chosen IANA zone (kognitos-api.md §3.6).
 "Today" therefore depends on the zone, including half-hour and 45-minute offsets and DST, so every
-day here is computed with zoneinfo from an aware instant, never from the host's clock or zone.
+day here is computed with pendulum from an aware instant, never from the host's clock or zone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import difflib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
+
+import pendulum
 
 _ZONE_LIST_URL = "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
 
@@ -36,7 +38,7 @@ def today_in_zone(zone: str, now: datetime) -> date:
     if now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got the naive datetime {now.isoformat()}")
     validate_time_zones((zone,))
-    return now.astimezone(ZoneInfo(zone)).date()
+    return pendulum.instance(now).in_timezone(zone).date()
 
 
 def refresh_window(zone: str, now: datetime, lookback_days: int, first_day: date | None) -> tuple[date, date]:

@@ -64,6 +64,7 @@ class KognitosClient:
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
         self._server_clock: tuple[datetime, float] | None = None
+        self._last_date_header = ""
         self._pacer = RequestPacer(max_requests_per_second) if max_requests_per_second else None
 
     def __enter__(self) -> KognitosClient:
@@ -129,11 +130,11 @@ class KognitosClient:
     def _attempt(
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
     ) -> JsonObject:
-        url = self._describe(path, params)
         if self._pacer is not None:
             self._pacer.wait()
         self.stats.add("requests")
-        logger.debug("%s %s", method, url)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s", method, self._describe(path, params))
         try:
             with self._in_flight:
                 response = self._http.request(
@@ -142,23 +143,23 @@ class KognitosClient:
                 )
         except httpx.TransportError as exc:
             raise TransportError(
-                method=method, url=url, status=None, detail=f"{type(exc).__name__}: {exc}."
+                method=method, url=self._describe(path, params), status=None, detail=f"{type(exc).__name__}: {exc}."
             ) from None
+        return self._payload(method, response)
+
+    def _payload(self, method: str, response: httpx.Response) -> JsonObject:
+        """The JSON object of a response, or the error it stands for (the URL is only rendered for errors)."""
         try:
             payload = orjson.loads(response.content) if response.content else {}
         except orjson.JSONDecodeError:
-            if response.is_success:
-                raise TransportError(
-                    method=method, url=url, status=response.status_code,
-                    detail="The response body was not valid JSON (cut off or garbled).",
-                ) from None
             payload = None
-        if response.is_success:
+        if response.is_success and isinstance(payload, dict):
             self._note_server_time(response.headers.get("Date"))
-            if not isinstance(payload, dict):
-                raise TransportError(method=method, url=url, status=response.status_code,
-                                     detail="The response body was not a JSON object.")
             return payload
+        url = str(response.request.url)
+        if response.is_success:
+            raise TransportError(method=method, url=url, status=response.status_code,
+                                 detail="The response body was not a JSON object (cut off or garbled).")
         raise error_for_status(
             method=method, url=url, status=response.status_code,
             body=payload if isinstance(payload, dict) else None,
@@ -177,8 +178,9 @@ class KognitosClient:
         return server_time + timedelta(seconds=time.monotonic() - seen_at)
 
     def _note_server_time(self, date_header: str | None) -> None:
-        if not date_header:
+        if not date_header or (self._server_clock and date_header == self._last_date_header):
             return
+        self._last_date_header = date_header
         try:
             server_time = email.utils.parsedate_to_datetime(date_header)
         except (TypeError, ValueError):

@@ -52,9 +52,12 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.loading import (
     DEFAULT_DATASET_NAME,
     PipelineLockedError,
+    ResourceSelectionError,
+    check_selection,
     duckdb_destination,
     find_in_chain,
     pipeline_lock,
+    resource_parents,
 )
 from sources.kognitos import KognitosError, RetryableError, kognitos_source
 
@@ -105,11 +108,7 @@ def _spec_source() -> DltSource:
 
 
 SPEC_SOURCE = _spec_source()
-PARENTS: Mapping[str, str | None] = {
-    name: (resource._pipe.parent.name if resource.is_transformer else None)  # noqa: SLF001
-    for name, resource in SPEC_SOURCE.resources.items()
-}
-"""Each resource's parent resource: dlt reads a child's parents even when only the child is selected."""
+PARENTS: Mapping[str, str | None] = resource_parents(SPEC_SOURCE)
 
 
 class KognitosTranslator(DagsterDltTranslator):
@@ -127,14 +126,10 @@ class KognitosTranslator(DagsterDltTranslator):
 
 def _check_selection(context: AssetExecutionContext) -> None:
     """Refuse a subset with a child but not its parents: the parents' cursors would advance without their rows."""
-    selected = {key.path[-1] for key in context.selected_asset_keys}
-    missing = sorted({parent for name in selected if (parent := PARENTS.get(name)) and parent not in selected})
-    if missing:
-        raise Failure(
-            f"Selected {sorted(selected)} without their parent asset(s) {missing}: dlt would read the parents and "
-            "advance their incremental state without loading their rows. Select the parents too.",
-            allow_retries=False,
-        )
+    try:
+        check_selection(SPEC_SOURCE, sorted(key.path[-1] for key in context.selected_asset_keys))
+    except ResourceSelectionError as error:
+        raise Failure(str(error), allow_retries=False) from None
 
 
 def _failure(error: BaseException) -> Failure:

@@ -14,6 +14,7 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kognitos import KognitosError, LoadStats, kognitos_source
@@ -29,6 +30,30 @@ catalog/schema error (dlt 1.31, DuckDB 2.0)."""
 
 class PipelineLockedError(RuntimeError):
     """Another process is loading the same pipeline (an overlapping cron run)."""
+
+
+class ResourceSelectionError(ValueError):
+    """A child resource was selected without its parent."""
+
+
+def resource_parents(source: DltSource) -> dict[str, str | None]:
+    """Each resource's parent resource: dlt reads a child's parents even when only the child is selected."""
+    return {name: (resource._pipe.parent.name if resource.is_transformer else None)  # noqa: SLF001
+            for name, resource in source.resources.items()}
+
+
+def check_selection(source: DltSource, selected: Sequence[str]) -> None:
+    """Refuse a child without its parents: the parents' cursors would advance without their rows loaded."""
+    parents = resource_parents(source)
+    unknown = sorted(set(selected) - parents.keys())
+    missing = sorted({parent for name in selected if (parent := parents.get(name)) and parent not in selected})
+    if unknown:
+        raise ResourceSelectionError(f"Unknown resource(s) {unknown}; choose from {sorted(parents)}.")
+    if missing:
+        raise ResourceSelectionError(
+            f"Selected {sorted(selected)} without their parent resource(s) {missing}: dlt would read the parents "
+            "and advance their incremental state without loading their rows. Select the parents too."
+        )
 
 
 class DuckDBPathError(ValueError):
@@ -141,6 +166,7 @@ def run_load(
         stats = LoadStats()
         source = kognitos_source(stats=stats, **(source_options or {}))
         if resources:
+            check_selection(source, resources)
             source = source.with_resources(*resources)
         try:
             info = pipeline.run(source, refresh="drop_sources" if refresh else None,

@@ -92,3 +92,14 @@ def test_status_reports_rows_cursors_and_open_runs_after_a_load(
                for a in configured.world.automations(w["name"].rsplit("/", 1)[-1]))
     assert re.search(rf"^\s+runs\s+{runs:,}$", out, re.MULTILINE)
     assert "Open runs refreshed on every load:" in out and "automation cursor(s)" in out
+
+
+def test_a_child_resource_without_its_parent_is_refused_before_any_request(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.requests.clear()
+
+    assert main(["run", "--resources", "workspaces,automations,run_events"]) == EXIT_CONFIG
+
+    assert "without their parent resource(s) ['runs']" in capsys.readouterr().err
+    assert configured.requests.entries == []

@@ -61,6 +61,24 @@ def _int(value: Any) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
+# Fields the reference documents (kognitos-api.md §2.3, §5.1, §5.9); any other field the API starts sending
+# is kept in `extra_fields` rather than dropped.
+_WORKSPACE_FIELDS = frozenset({"name", "title", "workspace_icon", "workspace_icon_color", "create_time",
+                               "update_time", "creator_display_name", "creator_email"})
+_AUTOMATION_FIELDS = frozenset({
+    "name", "display_name", "english_code", "code", "artifacts", "create_time", "version", "connections",
+    "update_time", "update_user_id", "delete_time", "purge_time", "input_specs", "description",
+    "latest_published_version", "author_id", "code_mapping", "restore_time", "restore_version", "restore_user_id",
+    "publish_time", "publish_user_id", "activation_state", "default_inputs", "marked_outputs",
+})
+_RUN_FIELDS = frozenset({"name", "executable_steps", "create_time", "state", "update_time", "previous_run", "stage",
+                         "stage_version", "invocation_details", "user_inputs"})
+
+
+def _extra_fields(api_object: Mapping[str, Any], documented: frozenset[str]) -> dict[str, Any] | None:
+    return {key: value for key, value in api_object.items() if key not in documented} or None
+
+
 def workspace_row(workspace: Mapping[str, Any], organization_id: str) -> Row:
     name = workspace["name"]
     return {
@@ -74,6 +92,7 @@ def workspace_row(workspace: Mapping[str, Any], organization_id: str) -> Row:
         "creator_email": workspace.get("creator_email"),
         "workspace_icon": workspace.get("workspace_icon"),
         "workspace_icon_color": workspace.get("workspace_icon_color"),
+        "extra_fields": _extra_fields(workspace, _WORKSPACE_FIELDS),
     }
 
 
@@ -104,6 +123,7 @@ def automation_row(automation: Mapping[str, Any], organization_id: str, workspac
         "default_inputs": decode_value_map(automation.get("default_inputs")),
         "marked_outputs": automation.get("marked_outputs"),
         "connections": automation.get("connections"),
+        "extra_fields": _extra_fields(automation, _AUTOMATION_FIELDS),
     }
 
 
@@ -150,6 +170,7 @@ def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, aut
         "trigger_id": invocation.get("trigger_id"),
         "user_id": invocation.get("user_id"),
         "previous_run": run.get("previous_run"),
+        "extra_fields": _extra_fields(run, _RUN_FIELDS),
     }
 
 

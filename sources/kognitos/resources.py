@@ -77,7 +77,18 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
 def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """Automations of each workspace, deleted ones included (with `delete_time`) so old runs still join."""
     workspaces = _rows(workspaces_page, "organization_id", "workspace_id")
-    yield from _pages(schema.AUTOMATIONS, (rows for ws in workspaces for rows in _automation_rows(ws, client, config)))
+    found: set[str] = set()
+    batches = (rows for ws in workspaces for rows in _automation_rows(ws, client, config))
+    for page in _pages(schema.AUTOMATIONS, batches):
+        found.update(page["automation_id"].to_pylist())
+        yield page
+    # Workspaces arrive in one page unless there are more than 1000 of them; then this check is per page.
+    if missing := sorted(set(config.automation_ids) - found):
+        raise ConfigError(
+            "automation_ids",
+            f"{missing} were not found in workspaces {sorted(ws['workspace_id'] for ws in workspaces)}",
+            "Check the ids (the last segment of an automation's name) and that the token can see their workspace.",
+        )
 
 
 def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:

@@ -97,6 +97,7 @@ WORKSPACES = _table(
     workspace_id="text", organization_id="text", name="text", title="text",
     create_time="timestamp", update_time="timestamp",
     creator_display_name="text", creator_email="text", workspace_icon="text", workspace_icon_color="text",
+    extra_fields="json",
 )
 
 AUTOMATIONS = _table(
@@ -106,7 +107,7 @@ AUTOMATIONS = _table(
     activation_state="text", create_time="timestamp", update_time="timestamp", publish_time="timestamp",
     delete_time="timestamp", purge_time="timestamp", author_id="text", update_user_id="text",
     publish_user_id="text", input_specs="json", default_inputs="json", marked_outputs="json",
-    connections="json",
+    connections="json", extra_fields="json",
 )
 
 RUNS = _table(
@@ -117,7 +118,7 @@ RUNS = _table(
     exception_description="text", location_start_byte="bigint", location_end_byte="bigint",
     outputs="json", user_inputs="json", inputs="json", state_details="json",
     stage="text", stage_version="text", invocation_source="text", trigger_id="text", user_id="text",
-    previous_run="text",
+    previous_run="text", extra_fields="json",
 )
 
 # Events never change once emitted, so they are only ever inserted: resource state numbers each run's events so

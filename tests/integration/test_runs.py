@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
 
 from kognitos_simulator import RunningSimulator
+from sources.kognitos import ConfigError, NotFoundError
 
 from .conftest import Loader, Query
 from .truth import loaded_runs, truth_runs
@@ -94,3 +100,19 @@ def test_small_pages_and_runs_arriving_while_paginating_lose_and_duplicate_nothi
     load(page_size=7)
 
     assert loaded_runs(query) == truth_runs(simulator.world)
+
+
+def test_an_unknown_automation_id_fails_naming_it_and_loads_nothing(
+    simulator: RunningSimulator, load: Loader, database: Path
+) -> None:
+    with pytest.raises(ConfigError, match="'no-such-automation'"):
+        load(automation_ids=["no-such-automation"])
+
+    assert not database.exists() or not duckdb.connect(str(database)).execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0]
+
+
+def test_an_unknown_workspace_id_fails_naming_it(simulator: RunningSimulator, load: Loader) -> None:
+    expected = re.escape("Workspace 'no-such-workspace' (from workspace_ids) was not found")
+    with pytest.raises(NotFoundError, match=expected):
+        load(workspace_ids=["no-such-workspace"])

@@ -174,3 +174,12 @@ def test_execution_outputs_become_one_row_per_output_with_a_readable_type() -> N
 
     assert [(r["output_name"], r["value"], r["value_type"], r["execution_id"]) for r in rows] == [
         ("invoice_total", Decimal("12345.50"), "number", "ex1"), ("tags", ["urgent"], "list<text>", "ex1")]
+
+
+def test_fields_the_api_starts_sending_are_kept_in_extra_fields() -> None:
+    run = {**run_with_state({"completed": {}}), "priority": "high", "labels": ["eu"]}
+
+    row = run_row(run, "o1", "w9", "a1")
+
+    assert row["extra_fields"] == {"priority": "high", "labels": ["eu"]}
+    assert run_row(run_with_state({"completed": {}}), "o1", "w9", "a1")["extra_fields"] is None

@@ -1,0 +1,60 @@
+"""The benchmark end to end on the `tiny` scale: every contender sees all the data, the table is complete.
+
+`small` takes minutes on a 2-core machine, so the smoke run uses the simulator's `tiny` world, without
+latency. No timing is asserted: only that the contenders did the same work the simulator holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from benchmarks.run import COLUMNS, CONTENDERS, format_case, run_case, write_results
+from kognitos_simulator import SCALES, SimulatorSettings, World
+
+SCALE = "tiny"
+SEED = 0
+
+
+def _truth() -> tuple[int, int]:
+    """Runs and events of the live automations, as the benchmark's simulator (same seed and scale) holds them."""
+    world = World(SimulatorSettings(seed=SEED, scale=SCALES[SCALE]))
+    runs = events = 0
+    for workspace in world.workspaces():
+        workspace_id = workspace["name"].rsplit("/", 1)[-1]
+        for automation in world.automations(workspace_id):
+            automation_id = automation["name"].rsplit("/", 1)[-1]
+            for run in world.runs(workspace_id, automation_id):
+                runs += 1
+                events += len(world.run_events(workspace_id, automation_id, run["name"].rsplit("/", 1)[-1]))
+    return runs, events
+
+
+@pytest.mark.slow
+def test_every_contender_loads_what_the_simulator_holds(tmp_path: Path) -> None:
+    case = run_case(SCALE, 0.0, seed=SEED, workdir=tmp_path / "bench")
+
+    runs, events = _truth()
+    assert runs > 0 and events > runs
+    measured = {m.contender: m for m in case.measurements}
+    assert list(measured) == [name for name, _ in CONTENDERS]
+    for name in ("kognitos-elt", "limit", "peer"):
+        assert (measured[name].runs, measured[name].events) == (runs, events), name
+    assert (measured["noop"].runs, measured["noop"].events) == (0, 0)
+    # The limit requests exactly the pages kognitos-elt requests; the no-op re-lists far less.
+    assert measured["limit"].requests == measured["kognitos-elt"].requests
+    assert 0 < measured["noop"].requests < measured["kognitos-elt"].requests // 10
+    assert all(m.peak_rss_bytes > 0 and m.wall_seconds > 0 for m in case.measurements)
+    assert case.disagreements() == []
+
+    table = format_case(case, seed=SEED, concurrency=8, simulator_workers=1)
+    header = next(line for line in table.splitlines() if line.startswith("contender"))
+    assert all(column in header for column in COLUMNS)
+    assert all(any(line.startswith(label) for line in table.splitlines()) for _, label in CONTENDERS)
+    assert "kognitos-elt / limit" in table and "peer / kognitos-elt" in table
+
+    path = write_results([case], tmp_path / "results" / "tiny.json", scale=SCALE)
+    document = orjson.loads(path.read_bytes())
+    assert [m["contender"] for m in document["cases"][0]["measurements"]] == [name for name, _ in CONTENDERS]

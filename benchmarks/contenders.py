@@ -1,0 +1,116 @@
+"""Each contender in a fresh interpreter: `python -m benchmarks.contenders NAME --base-url URL ...`.
+
+The parent (run.py) times the work, not the interpreter's start-up and imports: after importing
+everything the contender prints `READY`, waits for a line on stdin, does its work and prints
+`RESULT <json>` with its own request count (the simulator's request log lives in its process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+READY = "READY"
+RESULT_PREFIX = "RESULT "
+KOGNITOS_ELT_DUCKDB = "kognitos_elt.duckdb"
+PEER_DUCKDB = "peer.duckdb"
+
+Result = dict[str, Any]
+
+
+def _source_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"access_token": args.token, "base_url": args.base_url, "organization_id": args.organization_id,
+            "max_concurrent_requests": args.concurrency}
+
+
+def _kognitos_elt(args: argparse.Namespace) -> Result:
+    """A full backfill (or, run again in the same directory, the incremental load after it)."""
+    from pipelines.loading import duckdb_destination, run_load
+
+    summary = run_load(destination=duckdb_destination("kognitos", str(Path.cwd() / KOGNITOS_ELT_DUCKDB)),
+                       source_options=_source_options(args))
+    return {"requests": summary.stats.get("requests", 0), "runs": summary.rows.get("runs", 0),
+            "events": summary.rows.get("run_events", 0), "rows": summary.rows}
+
+
+def _limit(args: argparse.Namespace) -> Result:
+    from benchmarks.limit import fetch_all
+
+    fetched = fetch_all(args.base_url, args.token, args.organization_id, args.concurrency)
+    items: dict[str, int] = fetched["items"]
+    return {"requests": fetched["requests"], "runs": items.get("runs", 0), "events": items.get("run_events", 0),
+            "rows": items}
+
+
+def _peer(args: argparse.Namespace) -> Result:
+    import requests.adapters
+
+    from benchmarks.peer import load
+
+    # Instrumentation, not configuration: count every HTTP request dlt's requests session sends.
+    count = [0]
+    lock = threading.Lock()
+    send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(self: requests.adapters.HTTPAdapter, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            count[0] += 1
+        return send(self, *args, **kwargs)
+
+    requests.adapters.HTTPAdapter.send = counting_send  # type: ignore[method-assign]
+    rows = load(args.base_url, args.token, args.organization_id, str(Path.cwd() / PEER_DUCKDB), args.today,
+                args.concurrency)
+    return {"requests": count[0], "runs": rows.get("runs", 0), "events": rows.get("run_events", 0), "rows": rows}
+
+
+CONTENDERS: dict[str, Callable[[argparse.Namespace], Result]] = {
+    "kognitos-elt": _kognitos_elt,
+    "noop": _kognitos_elt,
+    "limit": _limit,
+    "peer": _peer,
+}
+
+
+def _preload(name: str) -> None:
+    """Import what the contender needs before READY, so imports stay out of its wall time."""
+    if name in ("kognitos-elt", "noop"):
+        import pipelines.loading  # noqa: F401
+    elif name == "limit":
+        import benchmarks.limit  # noqa: F401
+    else:
+        import requests.adapters  # noqa: F401
+
+        import benchmarks.peer  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.contenders")
+    parser.add_argument("name", choices=sorted(CONTENDERS))
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--organization-id", required=True)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--today", type=date.fromisoformat, default=datetime.now(UTC).date(),
+                        help="the service's date: the end of the peer's daily aggregates")
+    args = parser.parse_args(argv)
+    _preload(args.name)
+    print(READY, flush=True)
+    sys.stdin.readline()
+    before = os.times()
+    result = CONTENDERS[args.name](args)
+    after = os.times()
+    result["cpu_seconds"] = (after.user - before.user) + (after.system - before.system)
+    print(RESULT_PREFIX + orjson.dumps(result).decode(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""`python -m benchmarks.run --scale small [--latency-ms 20 0]`: kognitos-elt, the limit and the peer, side by side.
+
+For every latency, each contender gets a fresh simulator process (same seed and frozen clock, so the
+same data and cold caches for everyone) and runs in a fresh interpreter with its own dlt directory and
+DuckDB file. The parent times the work from the moment it tells the contender to start until its result
+arrives, samples the RSS of the contender's process tree every 50 ms, and prints one table per latency:
+
+    kognitos-elt       a full backfill into a fresh DuckDB file (runs, events, outputs, aggregates)
+    incremental no-op  a second kognitos-elt load with nothing new (same directory, same file)
+    limit              the same pages, the same requests in flight, parsed and thrown away (limit.py)
+    peer               dlt's rest_api source over the same endpoints (peer.py)
+
+Results also go to benchmarks/results/<scale>-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import orjson
+import psutil
+
+from benchmarks.contenders import READY, RESULT_PREFIX
+from benchmarks.limit import server_today
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SCALE_NAMES = ("tiny", "small", "medium", "large")
+"""The simulator's named scales; `tiny` is the smoke test's."""
+DEFAULT_LATENCIES_MS = (20.0, 0.0)
+SAMPLE_INTERVAL_SECONDS = 0.05
+SIMULATOR_START_TIMEOUT_SECONDS = 120.0
+TOKEN = "benchmark-token"
+
+CONTENDERS: tuple[tuple[str, str], ...] = (
+    ("kognitos-elt", "kognitos-elt"),
+    ("noop", "incremental no-op"),
+    ("limit", "limit"),
+    ("peer", "peer (rest_api)"),
+)
+CONTENDER_NAMES = tuple(name for name, _ in CONTENDERS)
+COLUMNS = ("contender", "wall s", "requests", "runs", "events", "rows", "rows/s", "peak RSS MB", "CPU s",
+           "sim CPU s")
+"""rows = runs + events, the tables every contender loads (or fetches); CPU s is the contender's own."""
+
+
+@dataclass
+class Measurement:
+    """One contender's run: what the parent measured and what the contender reported."""
+
+    contender: str
+    label: str
+    wall_seconds: float
+    requests: int
+    runs: int
+    events: int
+    peak_rss_bytes: int
+    cpu_seconds: float
+    simulator_cpu_seconds: float
+    load_average: float
+    """The machine's 1-minute load average when the contender started: other work skews the timings."""
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return self.runs + self.events
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.row_count / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+@dataclass
+class Case:
+    """One (scale, latency) pair: its measurements, in CONTENDERS order."""
+
+    scale: str
+    latency_ms: float
+    measurements: list[Measurement]
+
+    def by_name(self, name: str) -> Measurement | None:
+        return next((m for m in self.measurements if m.contender == name), None)
+
+    def ratios(self) -> dict[str, float]:
+        """Wall-time ratios (and peak memory alongside): kognitos-elt / limit, peer / kognitos-elt."""
+        ours, limit, peer = self.by_name("kognitos-elt"), self.by_name("limit"), self.by_name("peer")
+        ratios: dict[str, float] = {}
+        if ours and limit and limit.wall_seconds > 0:
+            ratios["kognitos-elt / limit"] = ours.wall_seconds / limit.wall_seconds
+        if ours and peer and ours.wall_seconds > 0:
+            ratios["peer / kognitos-elt"] = peer.wall_seconds / ours.wall_seconds
+            if ours.peak_rss_bytes:
+                ratios["peer / kognitos-elt peak RSS"] = peer.peak_rss_bytes / ours.peak_rss_bytes
+        return ratios
+
+    def disagreements(self) -> list[str]:
+        """Full loads that saw other run or event counts than kognitos-elt (they must all match)."""
+        ours = self.by_name("kognitos-elt")
+        if ours is None:
+            return []
+        return [f"{m.label} saw {m.runs} runs and {m.events} events, kognitos-elt {ours.runs} and {ours.events}"
+                for m in self.measurements
+                if m.contender in ("limit", "peer") and (m.runs, m.events) != (ours.runs, ours.events)]
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """A simulator process: where it listens and what to send."""
+
+    base_url: str
+    token: str
+    organization_id: str
+    today: date
+    """The service's date (its `Date` header), which the peer's daily aggregates ask up to."""
+    process: psutil.Process
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def simulator(scale: str, latency_ms: float, seed: int, workers: int, log_path: Path) -> Iterator[Simulator]:
+    """The simulator in its own process (its CPU never shares the contender's GIL), until the block exits."""
+    port = _free_port()
+    command = [sys.executable, "-m", "kognitos_simulator", "--port", str(port), "--scale", scale, "--seed", str(seed),
+               "--token", TOKEN, "--latency-ms", str(latency_ms), "--workers", str(workers)]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        organization_id, today = _wait_until_serving(process, base_url, log_path)
+        yield Simulator(base_url, TOKEN, organization_id, today, psutil.Process(process.pid))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> tuple[str, date]:
+    """Poll until the simulator answers; its organization id (the first the token sees) and its date."""
+    deadline = time.monotonic() + SIMULATOR_START_TIMEOUT_SECONDS
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the simulator exited with {process.returncode}; see {log_path}")
+        try:
+            response = httpx.get(f"{base_url}/api/v1/me/organizations", headers=headers, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+            continue
+        response.raise_for_status()
+        name: str = response.json()["user_organizations"][0]["name"]
+        return name.rsplit("/", 1)[-1], server_today(response)
+    raise RuntimeError(f"the simulator did not answer within {SIMULATOR_START_TIMEOUT_SECONDS:.0f} s; see {log_path}")
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    """RSS of a process and all its descendants (processes that end meanwhile count as zero)."""
+    total = 0
+    for member in (process, *_children(process)):
+        with suppress(psutil.Error):
+            total += member.memory_info().rss
+    return total
+
+
+def _tree_cpu(process: psutil.Process) -> float:
+    """User + system CPU seconds of a process tree (the simulator's workers included)."""
+    total = 0.0
+    for member in (process, *_children(process)):
+        with suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _contender_environment(dlt_dir: Path) -> dict[str, str]:
+    """A clean environment: no kognitos-elt config leaks in from the caller's shell, dlt state under `dlt_dir`."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("SOURCES__", "DESTINATION__", "KOGNITOS", "EXTRACT__", "NORMALIZE__", "LOAD__"))}
+    env["DLT_DATA_DIR"] = str(dlt_dir)
+    env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def measure(contender: str, label: str, sim: Simulator, workdir: Path, concurrency: int,
+            timeout_seconds: float) -> Measurement:
+    """Run one contender in a fresh interpreter in `workdir`; wall time from GO to RESULT, peak tree RSS."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "benchmarks.contenders", contender, "--base-url", sim.base_url,
+               "--token", sim.token, "--organization-id", sim.organization_id, "--concurrency", str(concurrency),
+               "--today", sim.today.isoformat()]
+    stderr_path = workdir / f"{contender}.stderr.log"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(command, cwd=workdir, env=_contender_environment(workdir / "dlt_data"),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        return _drive(contender, label, process, sim, stderr_path, timeout_seconds)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _drive(contender: str, label: str, process: subprocess.Popen[str], sim: Simulator, stderr_path: Path,
+           timeout_seconds: float) -> Measurement:
+    assert process.stdin is not None and process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    tree = psutil.Process(process.pid)
+    peak = 0
+    started: float | None = None
+    simulator_cpu_before = load_average = 0.0
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        peak = max(peak, _tree_rss(tree))
+        try:
+            line = lines.get(timeout=SAMPLE_INTERVAL_SECONDS)
+        except queue.Empty:
+            continue
+        if line is None:
+            tail = stderr_path.read_text()[-4000:]
+            raise RuntimeError(f"{label} exited with {process.wait()} before reporting a result:\n{tail}")
+        if line.strip() == READY and started is None:
+            simulator_cpu_before = _tree_cpu(sim.process)
+            load_average = os.getloadavg()[0]
+            started = time.perf_counter()
+            process.stdin.write("GO\n")
+            process.stdin.flush()
+        elif line.startswith(RESULT_PREFIX) and started is not None:
+            wall = time.perf_counter() - started
+            simulator_cpu = _tree_cpu(sim.process) - simulator_cpu_before
+            result: dict[str, Any] = orjson.loads(line[len(RESULT_PREFIX):])
+            return Measurement(contender=contender, label=label, wall_seconds=wall, requests=result["requests"],
+                               runs=result["runs"], events=result["events"], peak_rss_bytes=peak,
+                               cpu_seconds=result["cpu_seconds"], simulator_cpu_seconds=simulator_cpu,
+                               load_average=load_average, rows=result["rows"])
+    raise TimeoutError(f"{label} did not finish within {timeout_seconds:.0f} s")
+
+
+def run_case(scale: str, latency_ms: float, *, seed: int = 0, concurrency: int = 8, simulator_workers: int = 1,
+             workdir: Path, contenders: Sequence[str] = CONTENDER_NAMES,
+             timeout_seconds: float = 6 * 3600, progress: IO[str] | None = None,
+             on_measurement: Callable[[Case], None] | None = None) -> Case:
+    """Every contender once at one scale and latency, each against a fresh simulator with the same seed.
+
+    `on_measurement` gets the case so far after each contender (a long run can save what it has).
+    """
+    labels = dict(CONTENDERS)
+    case = Case(scale, latency_ms, [])
+    workdir.mkdir(parents=True, exist_ok=True)
+    for contender in contenders:
+        # The no-op is a second load of kognitos-elt's pipeline: same dlt directory and DuckDB file.
+        directory = workdir / ("kognitos-elt" if contender == "noop" else contender)
+        with simulator(scale, latency_ms, seed, simulator_workers, workdir / "simulator.log") as sim:
+            if progress:
+                print(f"  {labels[contender]} ...", end="", file=progress, flush=True)
+            measurement = measure(contender, labels[contender], sim, directory, concurrency, timeout_seconds)
+            if progress:
+                print(f" {measurement.wall_seconds:.1f} s, {measurement.requests:,} requests, "
+                      f"{measurement.row_count:,} rows, peak {measurement.peak_rss_bytes / 2**20:,.0f} MB",
+                      file=progress, flush=True)
+        case.measurements.append(measurement)
+        if on_measurement:
+            on_measurement(case)
+    return case
+
+
+def _number(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def format_case(case: Case, *, seed: int, concurrency: int, simulator_workers: int) -> str:
+    """The plain-text table of one case, then its ratios."""
+    title = (f"scale {case.scale}, {_number(case.latency_ms)} ms latency per request (seed {seed}, "
+             f"{concurrency} requests in flight, simulator: {simulator_workers} worker process(es)); "
+             "rows = runs + events")
+    rows = [list(COLUMNS)]
+    for m in case.measurements:
+        rows.append([m.label, _number(m.wall_seconds, 1), _number(m.requests), _number(m.runs), _number(m.events),
+                     _number(m.row_count), _number(m.rows_per_second), _number(m.peak_rss_bytes / 2**20),
+                     _number(m.cpu_seconds, 1), _number(m.simulator_cpu_seconds, 1)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = [title]
+    for index, row in enumerate(rows):
+        cells = (cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
+        lines.append("  ".join(cells))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    ratios = case.ratios()
+    if ratios:
+        listed = "; ".join(f"{name} {value:.2f}x" for name, value in ratios.items())
+        lines.append(f"ratios (wall time unless said): {listed}")
+    loads = ", ".join(f"{m.load_average:.1f}" for m in case.measurements)
+    lines.append(f"machine load (1-min average) as each contender started: {loads} on {os.cpu_count()} CPUs")
+    lines.extend(f"WARNING: {problem}" for problem in case.disagreements())
+    return "\n".join(lines)
+
+
+def write_results(cases: Sequence[Case], path: Path, **settings: Any) -> Path:
+    """All cases as JSON, with the settings and the machine they ran on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "settings": settings,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "cases": [{"scale": case.scale, "latency_ms": case.latency_ms, "ratios": case.ratios(),
+                   "measurements": [dataclasses.asdict(m) | {"rows_per_second": m.rows_per_second}
+                                    for m in case.measurements]}
+                  for case in cases],
+    }
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--scale", choices=SCALE_NAMES, default="small", help="the simulator's named scale")
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=list(DEFAULT_LATENCIES_MS),
+                        help="simulated latency per request; one table per value")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=8, help="max_concurrent_requests of every contender")
+    parser.add_argument("--simulator-workers", type=int, default=1, help="uvicorn worker processes of the simulator")
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDER_NAMES, default=list(CONTENDER_NAMES))
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directories (DuckDB files, logs)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if "noop" in args.contenders and "kognitos-elt" not in args.contenders:
+        print("the incremental no-op follows a kognitos-elt full load: add kognitos-elt", file=sys.stderr)
+        return 2
+    started = datetime.now(UTC)
+    root = Path(tempfile.mkdtemp(prefix=f"kognitos-bench-{args.scale}-"))
+    path = args.results_dir / f"{args.scale}-{started:%Y%m%dT%H%M%SZ}.json"
+    cases: list[Case] = []
+
+    def save(partial: Case) -> None:
+        # After every contender, so a long run that is stopped still leaves what it measured.
+        write_results([*cases, partial], path, scale=args.scale, latencies_ms=args.latency_ms, seed=args.seed,
+                      concurrency=args.concurrency, simulator_workers=args.simulator_workers,
+                      started=started.isoformat())
+
+    try:
+        for latency in args.latency_ms:
+            print(f"scale {args.scale}, latency {latency:g} ms:", file=sys.stderr, flush=True)
+            case = run_case(args.scale, latency, seed=args.seed, concurrency=args.concurrency,
+                            simulator_workers=args.simulator_workers, workdir=root / f"latency-{latency:g}ms",
+                            contenders=args.contenders, progress=sys.stderr, on_measurement=save)
+            cases.append(case)
+            print(format_case(case, seed=args.seed, concurrency=args.concurrency,
+                              simulator_workers=args.simulator_workers) + "\n", flush=True)
+    finally:
+        if args.keep:
+            print(f"work directories kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    if cases:
+        print(f"results: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -237,9 +237,11 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
             for zone in config.time_zones:
                 for automation_id in series:
                     key = f"{ws['workspace_id']}/{zone}/{automation_id}"
-                    start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, None)
                     saved = loaded_until.get(key)
-                    start = min(start, date.fromisoformat(saved)) if saved else config.first_aggregate_day(zone, now)
+                    first_day = None if saved else config.first_aggregate_day(zone, now)
+                    start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, first_day)
+                    if saved:
+                        start = min(start, date.fromisoformat(saved))
                     if start <= end:  # else start_date is still tomorrow in this zone
                         yield _daily_series(client, ws, zone, automation_id, start, end)
                         loaded_until[key] = end.isoformat()

@@ -57,9 +57,17 @@ class KognitosClient:
             timeout=httpx.Timeout(timeout, connect=settings.CONNECT_TIMEOUT_SECONDS),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
-        self._max_attempts = int(max_attempts)
         self._max_retry_wait = max_retry_wait
         self._backoff = tenacity.wait_exponential_jitter(multiplier=initial_retry_wait, max=max_retry_wait)
+        # One controller for every call and thread: tenacity keeps each call's attempts in its own RetryCallState
+        # and its statistics thread-local, and building a controller per request cost ~30 us of GIL time.
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RetryableError),
+            stop=tenacity.stop_after_attempt(int(max_attempts)),
+            wait=self._wait,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
         self.stats = stats or LoadStats()
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
@@ -113,17 +121,10 @@ class KognitosClient:
     def _call(
         self, method: str, path: str, *, params: Params | None = None, body: Mapping[str, Any] | None = None
     ) -> JsonObject:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetryableError),
-            stop=tenacity.stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
         try:
-            return retrying(self._attempt, method, path, params, body)
+            return self._retrying(self._attempt, method, path, params, body)
         except RetryableError as error:
-            error.attempts = retrying.statistics.get("attempt_number", 1)
+            error.attempts = self._retrying.statistics.get("attempt_number", 1)
             error.args = (error.message(),)
             raise
 

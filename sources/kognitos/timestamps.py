@@ -8,6 +8,7 @@ compare *keys* instead: UTC, always nine fractional digits, so string order is i
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 
 _RFC3339 = re.compile(
@@ -16,6 +17,8 @@ _RFC3339 = re.compile(
     r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<offset_hours>[0-9]{2}):(?P<offset_minutes>[0-9]{2}))",
     re.ASCII,
 )
+_UTC_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z", re.ASCII)
+"""The form the API sends in practice: checked by this pattern, parsed by `datetime.fromisoformat` (C, ~20x faster)."""
 
 
 def timestamp_key(value: str) -> str:
@@ -35,6 +38,10 @@ def parse_timestamp(value: str) -> datetime:
     Nanoseconds are truncated to microseconds, never rounded, so parsing keeps the keys' order
     (rounding up could move an instant into the next second, or day).
     """
+    if _UTC_RFC3339.fullmatch(value):
+        # Since Python 3.11 fromisoformat takes `Z` and up to 9 fractional digits, truncating to microseconds.
+        with suppress(ValueError):  # an impossible date: _parse below says what is wrong with it
+            return datetime.fromisoformat(value)
     utc, nanos = _parse(value)
     return utc.replace(microsecond=nanos // 1000)
 

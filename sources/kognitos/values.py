@@ -83,7 +83,7 @@ def decode_number(number: Mapping[str, Any]) -> Decimal:
 
     Fields may be missing (proto3 omits zeros) and may be JSON numbers or numeric strings (int64 in
     proto JSON). A negative word is read as a signed 32-bit value (.NET `decimal.GetBits` layout).
-    The Decimal is built from its digits, never through a context, so all 29 digits survive.
+    The Decimal is parsed from its digits, never computed in a context, so all 29 digits survive.
     """
     lo, mid, hi, flags = (_uint32(number, name) for name in ("lo", "mid", "hi", "flags"))
     if flags & ~(_SCALE_MASK | _SIGN_BIT):
@@ -92,8 +92,7 @@ def decode_number(number: Mapping[str, Any]) -> Decimal:
     if scale > _MAX_SCALE:
         raise ValueError(f"v1Number scale {scale} is above {_MAX_SCALE}")
     mantissa = (hi << 64) | (mid << 32) | lo
-    digits = tuple(int(digit) for digit in str(mantissa))
-    return Decimal((1 if flags & _SIGN_BIT else 0, digits, -scale))
+    return Decimal(f"{'-' if flags & _SIGN_BIT else ''}{mantissa}E-{scale}")  # exact: no context applies
 
 
 def value_type_name(value_type: Mapping[str, Any] | None) -> str | None:

@@ -148,6 +148,17 @@ def test_timestamp_key_raises_only_value_error(value: str) -> None:
     assert KEY.fullmatch(key)
 
 
+@settings(max_examples=300)
+@given(seconds=SECONDS, nanos=NANOS, offset=OFFSET_MINUTES, precision=PRECISION, zulu=st.booleans())
+def test_parse_timestamp_when_any_form_is_the_instant_truncated_to_microseconds(
+    seconds: int, nanos: int, offset: int, precision: int, zulu: bool
+) -> None:
+    """The `Z` fast path (fromisoformat) and the general parser give the same instant."""
+    parsed = parse_timestamp(rfc3339(seconds, nanos, offset, precision, zulu=zulu))
+    assert parsed == EPOCH + timedelta(seconds=seconds, microseconds=truncate(nanos, precision) // 1000)
+    assert parsed.tzinfo is UTC
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

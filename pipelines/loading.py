@@ -14,6 +14,7 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -26,6 +27,9 @@ DEFAULT_DATASET_NAME = "kognitos"
 DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
+DUCKDB_MEMORY_LIMIT = "256MB"
+"""DuckDB's cap while loading. Its default (80% of RAM) let the merge of a 2-million-event backfill take the
+process past 1 GB; under the cap DuckDB spills its joins to `<file>.tmp` next to the database instead."""
 
 
 class PipelineLockedError(RuntimeError):
@@ -135,7 +139,8 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
             "load step with an ambiguous catalog/schema error. Name the file differently "
             f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
         )
-    return dlt.destinations.duckdb(credentials=target)
+    credentials = DuckDbCredentials(target, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    return dlt.destinations.duckdb(credentials=credentials)
 
 
 def run_load(

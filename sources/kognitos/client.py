@@ -6,10 +6,12 @@ import email.utils
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 Params = Mapping[str, str | int | bool]
 JsonObject = dict[str, Any]
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 class KognitosClient:
@@ -71,6 +75,10 @@ class KognitosClient:
         self.stats = stats or LoadStats()
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
+        # One pool for every resource: dlt runs a transformer generator per parent page, and a pool per generator
+        # meant up to 20 x 8 threads contending for the GIL and the semaphore above.
+        self._workers = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="kognitos-elt")
+        self._lookahead = 2 * max_connections
         self._server_clock: tuple[datetime, float] | None = None
         self._last_date_header = ""
         self._pacer = RequestPacer(max_requests_per_second) if max_requests_per_second else None
@@ -84,7 +92,27 @@ class KognitosClient:
         self.close()
 
     def close(self) -> None:
+        self._workers.shutdown(cancel_futures=True)
         self._http.close()
+
+    def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        """`fetch` over `items` on the client's worker threads, results in order, at most 2 x workers ahead.
+
+        Unlike `Executor.map`, which submits everything at once, this keeps memory flat however many items
+        there are: finished results wait for the reader only within the window. Work not yet started is
+        cancelled when the reader stops early (an error, a closed generator).
+        """
+        window: deque[Future[Out]] = deque()
+        try:
+            for item in items:
+                window.append(self._workers.submit(fetch, item))
+                if len(window) >= self._lookahead:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
+                future.cancel()
 
     def get(self, path: str, params: Params | None = None) -> JsonObject:
         """GET one JSON object, with retries."""

@@ -8,11 +8,9 @@ their parent's Arrow pages and read back only the columns they need.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -43,9 +41,6 @@ from .stats import LoadStats
 from .timestamps import timestamp_key
 
 logger = logging.getLogger(__name__)
-
-In = TypeVar("In")
-Out = TypeVar("Out")
 
 RUNS_STATE_KEY = "automations_v1"
 EVENTS_STATE_KEY = "open_runs_v1"
@@ -180,7 +175,7 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
 
     def rows() -> Iterator[list[Row]]:
         run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
-        for run, total, rows in _concurrently(fetch, run_rows, config.max_concurrent_requests):
+        for run, total, rows in client.concurrently(fetch, run_rows):
             yield rows
             if run["state"] in schema.TERMINAL_RUN_STATES:
                 loaded.pop(_run_key(run), None)
@@ -200,7 +195,7 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient, config: Sou
         path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])
         return execution_output_rows(client.get(path), event, event["execution_id"])
 
-    yield from _pages(schema.EXECUTION_OUTPUTS, _concurrently(fetch, completed, config.max_concurrent_requests))
+    yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed))
 
 
 def _run_key(run: Row) -> str:
@@ -294,19 +289,3 @@ def _pages(table: schema.TableSpec, batches: Iterable[list[Row]]) -> Iterator[pa
             buffer = []
     if buffer:
         yield table.page(buffer)
-
-
-def _concurrently(fetch: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
-    """`fetch` over `items` on `workers` threads, results in order, at most 2 x workers ahead of the reader.
-
-    Unlike `Executor.map`, which submits everything at once, this keeps memory flat however many runs a
-    page holds: finished results wait for the reader only within the window.
-    """
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        window: deque[Future[Out]] = deque()
-        for item in items:
-            window.append(pool.submit(fetch, item))
-            if len(window) >= 2 * workers:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()

@@ -18,7 +18,13 @@ import psycopg2
 import pytest
 
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import run_load
+from pipelines.loading import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_PIPELINE_NAME,
+    DUCKDB_MEMORY_LIMIT,
+    duckdb_destination,
+    run_load,
+)
 
 from .truth import truth_runs
 
@@ -90,3 +96,18 @@ def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
     ).fetchall()
     truth = truth_runs(simulator.world)
     assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in latest} == truth
+
+
+def test_duckdb_destination_loads_with_its_memory_capped(simulator: RunningSimulator, tmp_path: Path) -> None:
+    """The default destination caps DuckDB (it would take 80% of RAM) and the load still holds every run."""
+    destination = duckdb_destination("kognitos", str(tmp_path / "capped.duckdb"))
+    run_load(destination=destination, source_options=source_options(simulator))
+
+    pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=destination, dataset_name=DEFAULT_DATASET_NAME)
+    with pipeline.sql_client() as client:
+        (limit,), = client.execute_sql("SELECT current_setting('memory_limit')")
+        (runs,), = client.execute_sql("SELECT count(*) FROM runs")
+    amount, unit = limit.split()
+    expected_bytes = int(DUCKDB_MEMORY_LIMIT.removesuffix("MB")) * 10**6
+    assert unit == "MiB" and abs(float(amount) * 2**20 - expected_bytes) < 2**20 / 10, limit
+    assert runs == len(truth_runs(simulator.world))

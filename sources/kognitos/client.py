@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -95,7 +95,7 @@ class KognitosClient:
         self._workers.shutdown(cancel_futures=True)
         self._http.close()
 
-    def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+    def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Generator[Out, None, None]:
         """`fetch` over `items` on the client's worker threads, results in order, at most 2 x workers ahead.
 
         Unlike `Executor.map`, which submits everything at once, this keeps memory flat however many items

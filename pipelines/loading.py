@@ -27,10 +27,11 @@ DEFAULT_DATASET_NAME = "kognitos"
 DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
-DUCKDB_MEMORY_LIMIT = "128MB"
-"""DuckDB's cap while loading. Its default (80% of RAM) let the merge of a 2-million-event backfill take the
-process past 1 GB; under the cap DuckDB spills its joins to `<file>.tmp` next to the database instead. With
-256 MB the medium benchmark peaked at 537 MB (DuckDB used all of it on top of the extract's ~285 MB)."""
+DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": "128MB", "preserve_insertion_order": False}
+"""DuckDB's settings while loading. Its default cap (80% of RAM) let the merge of a 2-million-event backfill take
+the process past 1 GB; capped, DuckDB spills to `<file>.tmp` next to the database instead (at 256 MB the medium
+benchmark peaked at 537 MB: DuckDB used all of it on top of the extract's ~285 MB). Rows need no insertion
+order, and keeping it made the 4-million-event backfill fail with "Out of Memory Error: failed to pin block"."""
 
 
 class PipelineLockedError(RuntimeError):
@@ -140,7 +141,7 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
             "load step with an ambiguous catalog/schema error. Name the file differently "
             f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
         )
-    credentials = DuckDbCredentials(target, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    credentials = DuckDbCredentials(target, global_config=dict(DUCKDB_SETTINGS))
     return dlt.destinations.duckdb(credentials=credentials)
 
 

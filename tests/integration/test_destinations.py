@@ -21,7 +21,7 @@ from kognitos_simulator import RunningSimulator
 from pipelines.loading import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
-    DUCKDB_MEMORY_LIMIT,
+    DUCKDB_SETTINGS,
     duckdb_destination,
     run_load,
 )
@@ -105,9 +105,11 @@ def test_duckdb_destination_loads_with_its_memory_capped(simulator: RunningSimul
 
     pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=destination, dataset_name=DEFAULT_DATASET_NAME)
     with pipeline.sql_client() as client:
-        (limit,), = client.execute_sql("SELECT current_setting('memory_limit')")
+        (limit, ordered), = client.execute_sql(
+            "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')")
         (runs,), = client.execute_sql("SELECT count(*) FROM runs")
     amount, unit = limit.split()
-    expected_bytes = int(DUCKDB_MEMORY_LIMIT.removesuffix("MB")) * 10**6
+    expected_bytes = int(DUCKDB_SETTINGS["memory_limit"].removesuffix("MB")) * 10**6
     assert unit == "MiB" and abs(float(amount) * 2**20 - expected_bytes) < 2**20 / 10, limit
+    assert ordered is False
     assert runs == len(truth_runs(simulator.world))

@@ -32,6 +32,7 @@ DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": "128MB", "preserve_insertion_
 the process past 1 GB; capped, DuckDB spills to `<file>.tmp` next to the database instead (at 256 MB the medium
 benchmark peaked at 537 MB: DuckDB used all of it on top of the extract's ~285 MB). Rows need no insertion
 order, and keeping it made the 4-million-event backfill fail with "Out of Memory Error: failed to pin block"."""
+DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 
 
 class PipelineLockedError(RuntimeError):
@@ -141,7 +142,9 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
             "load step with an ambiguous catalog/schema error. Name the file differently "
             f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
         )
-    credentials = DuckDbCredentials(target, global_config=dict(DUCKDB_SETTINGS))
+    # A bigger backfill, or a machine with memory to spare, can raise the cap: `[destination.duckdb] memory_limit`.
+    memory_limit = dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY) or DUCKDB_SETTINGS["memory_limit"]
+    credentials = DuckDbCredentials(target, global_config={**DUCKDB_SETTINGS, "memory_limit": memory_limit})
     return dlt.destinations.duckdb(credentials=credentials)
 
 

@@ -27,11 +27,12 @@ DEFAULT_DATASET_NAME = "kognitos"
 DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
-DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": "128MB", "preserve_insertion_order": False}
-"""DuckDB's settings while loading. Its default cap (80% of RAM) let the merge of a 2-million-event backfill take
-the process past 1 GB; capped, DuckDB spills to `<file>.tmp` next to the database instead (at 256 MB the medium
-benchmark peaked at 537 MB: DuckDB used all of it on top of the extract's ~285 MB). Rows need no insertion
-order, and keeping it made the 4-million-event backfill fail with "Out of Memory Error: failed to pin block"."""
+DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False}
+"""DuckDB's settings while loading: rows need no insertion order, and dropping it lets DuckDB spill more.
+
+No memory cap by default: a fixed cap breaks big backfills. At 128 MB the medium backfill (2.2 M events) loaded
+with a 422 MB peak, but the large one (4.4 M events) failed in the load step with "Out of Memory Error: failed
+to pin block", with and without insertion order. `[destination.duckdb] memory_limit` sets a cap where wanted."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 
 
@@ -142,9 +143,10 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
             "load step with an ambiguous catalog/schema error. Name the file differently "
             f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
         )
-    # A bigger backfill, or a machine with memory to spare, can raise the cap: `[destination.duckdb] memory_limit`.
-    memory_limit = dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY) or DUCKDB_SETTINGS["memory_limit"]
-    credentials = DuckDbCredentials(target, global_config={**DUCKDB_SETTINGS, "memory_limit": memory_limit})
+    settings = dict(DUCKDB_SETTINGS)
+    if memory_limit := dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY):
+        settings["memory_limit"] = memory_limit
+    credentials = DuckDbCredentials(target, global_config=settings)
     return dlt.destinations.duckdb(credentials=credentials)
 
 

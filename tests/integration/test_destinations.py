@@ -98,14 +98,11 @@ def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
     assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in latest} == truth
 
 
-@pytest.mark.parametrize("configured_limit", [None, "300MB"])
-def test_duckdb_destination_loads_with_its_memory_capped(
-    simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured_limit: str | None
+def test_duckdb_destination_takes_a_configured_memory_cap(
+    simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default destination caps DuckDB (it would take 80% of RAM), the user can raise the cap, and the
-    load still holds every run."""
-    if configured_limit:
-        monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", configured_limit)
+    """`[destination.duckdb] memory_limit` caps DuckDB while loading, and the load still holds every run."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "300MB")
     destination = duckdb_destination("kognitos", str(tmp_path / "capped.duckdb"))
     run_load(destination=destination, source_options=source_options(simulator))
 
@@ -115,7 +112,6 @@ def test_duckdb_destination_loads_with_its_memory_capped(
             "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')")
         (runs,), = client.execute_sql("SELECT count(*) FROM runs")
     amount, unit = limit.split()
-    expected_bytes = int((configured_limit or DUCKDB_SETTINGS["memory_limit"]).removesuffix("MB")) * 10**6
-    assert unit == "MiB" and abs(float(amount) * 2**20 - expected_bytes) < 2**20 / 10, limit
-    assert ordered is False
+    assert unit == "MiB" and abs(float(amount) * 2**20 - 300e6) < 2**20 / 10, limit
+    assert ordered is DUCKDB_SETTINGS["preserve_insertion_order"]
     assert runs == len(truth_runs(simulator.world))

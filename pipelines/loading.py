@@ -144,7 +144,8 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
             f"(e.g. {DEFAULT_DUCKDB_FILE!r}) or pick another --dataset-name."
         )
     settings = dict(DUCKDB_SETTINGS)
-    if memory_limit := dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY):
+    memory_limit: str | None = dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY)
+    if memory_limit:
         settings["memory_limit"] = memory_limit
     credentials = DuckDbCredentials(target, global_config=settings)
     return dlt.destinations.duckdb(credentials=credentials)

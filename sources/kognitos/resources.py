@@ -185,7 +185,7 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     yield from _pages(schema.RUN_EVENTS, rows())
 
 
-def execution_outputs(events_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
+def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator[pa.Table]:
     """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution."""
     completed_events = events_page.filter(pc.fill_null(pc.equal(events_page["journal_type"], "completed"), False))
     completed = [row for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id",

@@ -28,6 +28,7 @@ from sources.kognitos.errors import config_key
 from .loading import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
+    DuckDBMemoryError,
     DuckDBPathError,
     LoadSummary,
     PipelineLockedError,
@@ -52,6 +53,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
     (ConfigFieldMissingException, EXIT_CONFIG),
     (DuckDBPathError, EXIT_CONFIG),
+    (DuckDBMemoryError, EXIT_CONFIG),
     (ResourceSelectionError, EXIT_CONFIG),
     (PipelineLockedError, EXIT_LOCKED),
     (NoPipelineError, EXIT_CONFIG),

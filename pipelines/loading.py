@@ -27,12 +27,16 @@ DEFAULT_DATASET_NAME = "kognitos"
 DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
-DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False}
-"""DuckDB's settings while loading: rows need no insertion order, and dropping it lets DuckDB spill more.
+DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_limit": "128MB"}
+"""DuckDB's settings while loading: rows need no insertion order (DuckDB spills more without it), and a memory cap.
 
-No memory cap by default: a fixed cap breaks big backfills. At 128 MB the medium backfill (2.2 M events) loaded
-with a 422 MB peak, but the large one (4.4 M events) failed in the load step with "Out of Memory Error: failed
-to pin block", with and without insertion order. `[destination.duckdb] memory_limit` sets a cap where wanted."""
+Uncapped, DuckDB takes 80% of RAM: the load step of a 4.4 M-event backfill peaked at 1.4 GB. What the load needs
+under a cap (measured on that backfill's package): the runs merge's deduplication (a window over every staged
+run) grew with the backfill and failed below ~128 MB, so runs skip it (schema.RUNS); jobs run one at a time
+(`DUCKDB_LOAD_STRATEGY`) so their needs do not add up; the run_events merge then needs ~80 MB, growing slowly
+(72 MB at 0.5 M events). The whole package loaded at 96 MB; 128 MB leaves a margin. A backfill that still does
+not fit fails with `DuckDBMemoryError`, and `[destination.duckdb] memory_limit` raises the cap."""
+DUCKDB_LOAD_STRATEGY = "sequential"
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 
 
@@ -66,6 +70,17 @@ def check_selection(source: DltSource, selected: Sequence[str]) -> None:
 
 class DuckDBPathError(ValueError):
     """The DuckDB file would be named like the dataset, which DuckDB cannot tell apart."""
+
+
+class DuckDBMemoryError(RuntimeError):
+    """DuckDB ran out of its memory cap while loading; the package stays pending for the next run."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "DuckDB ran out of memory while loading (its cap is [destination.duckdb] memory_limit, default "
+            f"{DUCKDB_SETTINGS['memory_limit']}). Raise it, e.g. DESTINATION__DUCKDB__MEMORY_LIMIT=1GB, and run "
+            "again: the next run finishes this load from what was already extracted, nothing is fetched twice."
+        )
 
 
 @dataclass
@@ -133,6 +148,20 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _actionable_step_errors() -> Iterator[None]:
+    """Raise the error that says what to fix, keeping dlt's wrapper as its cause."""
+    try:
+        yield
+    except PipelineStepFailed as failed:
+        if (cause := find_in_chain(failed, (KognitosError,))) is not None:
+            raise cause from failed
+        # dlt keeps a failed load job's error as text only; this is DuckDB's wording.
+        if "Out of Memory Error" in str(failed):
+            raise DuckDBMemoryError() from failed
+        raise
+
+
 def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
     """DuckDB in the working directory by default; `destination.duckdb.credentials` config moves it."""
     configured = path or dlt.config.get("destination.duckdb.credentials")
@@ -148,7 +177,7 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
     if memory_limit:
         settings["memory_limit"] = memory_limit
     credentials = DuckDbCredentials(target, global_config=settings)
-    return dlt.destinations.duckdb(credentials=credentials)
+    return dlt.destinations.duckdb(credentials=credentials, loader_parallelism_strategy=DUCKDB_LOAD_STRATEGY)
 
 
 def run_load(
@@ -170,7 +199,7 @@ def run_load(
         options["progress"] = progress
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
                             **options)
-    with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
+    with pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors():
         resumed = 0
         if pipeline.has_pending_data:
             # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
@@ -181,14 +210,8 @@ def run_load(
         if resources:
             check_selection(source, resources)
             source = source.with_resources(*resources)
-        try:
-            info = pipeline.run(source, refresh="drop_sources" if refresh else None,
-                                loader_file_format=loader_file_format)  # type: ignore[arg-type]
-        except PipelineStepFailed as failed:
-            # Raise the source's own error (it says what to fix), keeping dlt's wrapper as its cause.
-            if (cause := find_in_chain(failed, (KognitosError,))) is not None:
-                raise cause from failed
-            raise
+        info = pipeline.run(source, refresh="drop_sources" if refresh else None,
+                            loader_file_format=loader_file_format)  # type: ignore[arg-type]
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}

@@ -22,6 +22,7 @@ from pipelines.loading import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
     DUCKDB_SETTINGS,
+    DuckDBMemoryError,
     duckdb_destination,
     run_load,
 )
@@ -98,6 +99,35 @@ def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
     assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in latest} == truth
 
 
+def _duckdb_settings(destination: Any) -> tuple[str, bool]:
+    pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=destination, dataset_name=DEFAULT_DATASET_NAME)
+    with pipeline.sql_client() as client:
+        (limit, ordered), = client.execute_sql(
+            "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')")
+    return limit, ordered
+
+
+def _mebibytes(setting: str) -> float:
+    amount, unit = setting.split()
+    assert unit == "MiB", setting
+    return float(amount)
+
+
+def _loaded_runs(destination: Any) -> list[tuple[str, str, str]]:
+    pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=destination, dataset_name=DEFAULT_DATASET_NAME)
+    with pipeline.sql_client() as client:
+        return [tuple(row) for row in client.execute_sql("SELECT workspace_id, automation_id, run_id FROM runs")]
+
+
+def test_duckdb_destination_caps_memory_and_loads_one_job_at_a_time(tmp_path: Path) -> None:
+    """By default DuckDB loads under a 128 MB cap, one job at a time, without insertion order."""
+    destination = duckdb_destination("kognitos", str(tmp_path / "default.duckdb"))
+    limit, ordered = _duckdb_settings(destination)
+    assert abs(_mebibytes(limit) * 2**20 - 128e6) < 2**20 / 10, limit
+    assert ordered is False
+    assert destination.capabilities().loader_parallelism_strategy == "sequential"
+
+
 def test_duckdb_destination_takes_a_configured_memory_cap(
     simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,12 +136,24 @@ def test_duckdb_destination_takes_a_configured_memory_cap(
     destination = duckdb_destination("kognitos", str(tmp_path / "capped.duckdb"))
     run_load(destination=destination, source_options=source_options(simulator))
 
-    pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=destination, dataset_name=DEFAULT_DATASET_NAME)
-    with pipeline.sql_client() as client:
-        (limit, ordered), = client.execute_sql(
-            "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')")
-        (runs,), = client.execute_sql("SELECT count(*) FROM runs")
-    amount, unit = limit.split()
-    assert unit == "MiB" and abs(float(amount) * 2**20 - 300e6) < 2**20 / 10, limit
+    limit, ordered = _duckdb_settings(destination)
+    assert abs(_mebibytes(limit) * 2**20 - 300e6) < 2**20 / 10, limit
     assert ordered is DUCKDB_SETTINGS["preserve_insertion_order"]
-    assert runs == len(truth_runs(simulator.world))
+    assert len(_loaded_runs(destination)) == len(truth_runs(simulator.world))
+
+
+def test_a_load_out_of_duckdb_memory_says_how_to_fix_it_and_the_next_run_finishes_it(
+    simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cap too small fails the load with the setting to raise; raised, the next run loads every run once."""
+    path = str(tmp_path / "small_cap.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")
+    with pytest.raises(DuckDBMemoryError, match="DESTINATION__DUCKDB__MEMORY_LIMIT"):
+        run_load(destination=duckdb_destination("kognitos", path), source_options=source_options(simulator))
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "256MB")
+    destination = duckdb_destination("kognitos", path)
+    summary = run_load(destination=destination, source_options=source_options(simulator))
+    assert summary.resumed_packages == 1
+    runs = _loaded_runs(destination)
+    assert len(runs) == len(set(runs)) == len(truth_runs(simulator.world))

@@ -30,13 +30,12 @@ catalog/schema error (dlt 1.31, DuckDB 2.0)."""
 DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_limit": "128MB"}
 """DuckDB's settings while loading: rows need no insertion order (DuckDB spills more without it), and a memory cap.
 
-Uncapped, DuckDB takes 80% of RAM: the load step of a 4.4 M-event backfill peaked at 1.4 GB. What the load needs
-under a cap (measured on that backfill's package): the runs merge's deduplication (a window over every staged
-run) grew with the backfill and failed below ~128 MB, so runs skip it (schema.RUNS); jobs run one at a time
-(`DUCKDB_LOAD_STRATEGY`) so their needs do not add up; the run_events merge then needs ~80 MB, growing slowly
-(72 MB at 0.5 M events). The whole package loaded at 96 MB; 128 MB leaves a margin. A backfill that still does
-not fit fails with `DuckDBMemoryError`, and `[destination.duckdb] memory_limit` raises the cap."""
-DUCKDB_LOAD_STRATEGY = "sequential"
+Uncapped, DuckDB takes 80% of RAM: the load step of a 4.4 M-event backfill peaked at 1.4 GB. Under a cap, what
+grew with the backfill was dlt's deduplication of the staged runs and execution outputs (a window over the
+whole load; it failed under 96 MB at 200,000 runs): those tables skip it (`schema.UNIQUE_PER_LOAD`). Then the
+whole 4.4 M-event package loaded at 96 MB, jobs in parallel; the largest need left, the run_events merge, is
+~80 MB and grows slowly (72 MB at 0.5 M events). A backfill that still does not fit fails with
+`DuckDBMemoryError`, and `[destination.duckdb] memory_limit` raises the cap."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 
 
@@ -177,7 +176,7 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
     if memory_limit:
         settings["memory_limit"] = memory_limit
     credentials = DuckDbCredentials(target, global_config=settings)
-    return dlt.destinations.duckdb(credentials=credentials, loader_parallelism_strategy=DUCKDB_LOAD_STRATEGY)
+    return dlt.destinations.duckdb(credentials=credentials)
 
 
 def run_load(

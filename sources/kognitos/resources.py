@@ -185,11 +185,22 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     yield from _pages(schema.RUN_EVENTS, rows())
 
 
-def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator[pa.Table]:
-    """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution."""
+def execution_outputs(
+    events_page: pa.Table, client: KognitosClient, emitted: set[tuple[str, str]]
+) -> Iterator[pa.Table]:
+    """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution.
+
+    `emitted` holds the (workspace, execution) pairs this source instance (one load) already fetched: an
+    execution reported completed twice still yields its rows once, as the table's merge relies on
+    (schema.UNIQUE_PER_LOAD).
+    """
     completed_events = events_page.filter(pc.fill_null(pc.equal(events_page["journal_type"], "completed"), False))
-    completed = [row for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id",
-                                      "run_id", "execution_id") if row["execution_id"]]
+    completed = []
+    for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id", "run_id", "execution_id"):
+        execution = (row["workspace_id"], row["execution_id"])
+        if row["execution_id"] and execution not in emitted:
+            emitted.add(execution)
+            completed.append(row)
 
     def fetch(event: Row) -> list[Row]:
         path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])

@@ -43,7 +43,8 @@ def _json_default(value: Any) -> str:
 INSERT_ONLY: TWriteDispositionConfig = {"disposition": "merge", "strategy": "insert-only"}
 UNIQUE_PER_LOAD: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True}
 """Merge rows a load never emits twice: dlt then skips deduplicating the staged rows, a window over the whole
-load whose memory grows with a backfill (DuckDB failed it under a 96 MB cap at 200,000 runs)."""
+load whose memory grows with a backfill (DuckDB failed it under a 96 MB cap at 200,000 runs). Rows keep unique
+keys (an output name is a key of its execution's `outputs` map), so one emission means one row per key."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,9 @@ RUN_EVENTS = _table(
     payload="json",
 )
 
+# Each load emits an execution's outputs at most once (resources.execution_outputs keeps the ids it emitted).
 EXECUTION_OUTPUTS = _table(
-    "execution_outputs", ("workspace_id", "execution_id", "output_name"), "merge",
+    "execution_outputs", ("workspace_id", "execution_id", "output_name"), UNIQUE_PER_LOAD,
     execution_id="text", run_id="text", automation_id="text", workspace_id="text", organization_id="text",
     output_name="text", value="json", value_type="text",
 )

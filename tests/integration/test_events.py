@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyarrow as pa
+
 from kognitos_simulator import RunningSimulator
+from sources.kognitos import resources
+from sources.kognitos.client import KognitosClient
 
 from .conftest import Loader, Query
 from .truth import live_runs, loaded_events, truth_events
@@ -65,6 +69,30 @@ def test_outputs_of_every_completed_execution_are_loaded_once(
 
     assert len(rows) == len(set(rows))
     assert set(rows) == expected
+
+
+def test_an_execution_reported_completed_twice_in_one_load_has_its_outputs_fetched_once(
+    simulator: RunningSimulator,
+) -> None:
+    """The outputs table merges without deduplicating what was staged, so the source must not emit them twice."""
+    world = simulator.world
+    completed = next(
+        {"organization_id": world.organization_id, "workspace_id": ws, "automation_id": auto, "run_id": run,
+         "execution_id": event["execution_journal"]["execution_id"], "journal_type": "completed"}
+        for ws, auto, run in live_runs(world) for event in world.run_events(ws, auto, run)
+        if "completed" in (event.get("execution_journal") or {})
+    )
+    page = pa.Table.from_pylist([completed, completed])
+    emitted: set[tuple[str, str]] = set()
+
+    with KognitosClient(simulator.base_url, simulator.token) as client:
+        first = pa.concat_tables(resources.execution_outputs(page, client, emitted))
+        again = list(resources.execution_outputs(page, client, emitted))
+
+    outputs = world.execution_outputs(completed["workspace_id"], completed["execution_id"])["outputs"]
+    assert sorted(first["output_name"].to_pylist()) == sorted(outputs)
+    assert again == []
+    assert simulator.requests.count(path_contains="/outputs") == 1
 
 
 def test_runs_with_more_than_a_page_of_events_and_a_fault_mid_pages_lose_nothing(

@@ -109,7 +109,7 @@ def kognitos_source(
     runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config, stats)
     run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config)
     execution_outputs = dlt.transformer(
-        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client, set())
+        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client)
     daily_run_aggregates = dlt.transformer(
         resources.daily_run_aggregates, data_from=workspaces, **schema.DAILY_RUN_AGGREGATES.hints())(client, config)
     automation_run_aggregates = dlt.transformer(

@@ -185,28 +185,23 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     yield from _pages(schema.RUN_EVENTS, rows())
 
 
-def execution_outputs(
-    events_page: pa.Table, client: KognitosClient, emitted: set[tuple[str, str]]
-) -> Iterator[pa.Table]:
+def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator[pa.Table]:
     """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution.
 
-    `emitted` holds the (workspace, execution) pairs this source instance (one load) already fetched: an
-    execution reported completed twice still yields its rows once, as the table's merge relies on
-    (schema.UNIQUE_PER_LOAD).
+    An execution belongs to one run, and a run's new events all arrive in one page (`_pages` never splits a
+    run), so dropping repeats within the page is enough for a load to emit each execution's outputs once, as
+    the table's merge relies on (schema.UNIQUE_PER_LOAD), in memory that does not grow with the load.
     """
     completed_events = events_page.filter(pc.fill_null(pc.equal(events_page["journal_type"], "completed"), False))
-    completed = []
-    for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id", "run_id", "execution_id"):
-        execution = (row["workspace_id"], row["execution_id"])
-        if row["execution_id"] and execution not in emitted:
-            emitted.add(execution)
-            completed.append(row)
+    completed = {(row["workspace_id"], row["execution_id"]): row
+                 for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id", "run_id",
+                                  "execution_id") if row["execution_id"]}
 
     def fetch(event: Row) -> list[Row]:
         path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])
         return execution_output_rows(client.get(path), event, event["execution_id"])
 
-    yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed))
+    yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed.values()))
 
 
 def _run_key(run: Row) -> str:
@@ -291,7 +286,8 @@ def _rows(page: pa.Table, *columns: str) -> list[Row]:
 
 
 def _pages(table: schema.TableSpec, batches: Iterable[list[Row]]) -> Iterator[pa.Table]:
-    """Rows gathered into Arrow pages of up to settings.ROWS_PER_PAGE: dlt's cost is per page, not per row."""
+    """Batches gathered into Arrow pages of about settings.ROWS_PER_PAGE rows (dlt's cost is per page, not per
+    row); a batch (one run's events, say) is never split across pages."""
     buffer: list[Row] = []
     for rows in batches:
         buffer.extend(rows)

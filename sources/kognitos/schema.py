@@ -137,7 +137,7 @@ RUN_EVENTS = _table(
     payload="json",
 )
 
-# Each load emits an execution's outputs at most once (resources.execution_outputs keeps the ids it emitted).
+# Each load emits an execution's outputs at most once (resources.execution_outputs).
 EXECUTION_OUTPUTS = _table(
     "execution_outputs", ("workspace_id", "execution_id", "output_name"), UNIQUE_PER_LOAD,
     execution_id="text", run_id="text", automation_id="text", workspace_id="text", organization_id="text",

@@ -48,6 +48,18 @@ def test_a_missing_organization_exits_2_naming_the_key(
     assert "organization_id" in capsys.readouterr().err
 
 
+def test_a_load_out_of_duckdb_memory_exits_2_naming_the_setting_to_raise(
+    configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")
+
+    assert main(["run"]) == EXIT_CONFIG
+
+    err = capsys.readouterr().err
+    assert "DESTINATION__DUCKDB__MEMORY_LIMIT" in err
+    assert "Traceback" not in err
+
+
 def test_a_duckdb_file_named_like_the_dataset_is_refused_before_loading(
     configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

@@ -49,6 +49,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.interrupted import finish_interrupted_loads
 from pipelines.loading import (
     DEFAULT_DATASET_NAME,
     PipelineLockedError,
@@ -162,9 +163,8 @@ def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltReso
     source = kognitos_source(workspace_ids=[workspace_id])
     try:
         with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
-            if pipeline.has_pending_data:
-                context.log.info("Finishing the load package(s) an interrupted run of %s left", workspace_id)
-                pipeline.run()
+            if finished := finish_interrupted_loads(pipeline):
+                context.log.info("Finished %d load package(s) an interrupted run of %s left", finished, workspace_id)
             yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
     except (PipelineStepFailed, KognitosError, PipelineLockedError) as error:
         raise _failure(error) from error

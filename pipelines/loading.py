@@ -20,6 +20,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kognitos import KognitosError, LoadStats, kognitos_source
 
+from .interrupted import finish_interrupted_loads
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PIPELINE_NAME = "kognitos_elt"
@@ -199,11 +201,8 @@ def run_load(
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
                             **options)
     with pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors():
-        resumed = 0
-        if pipeline.has_pending_data:
-            # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
-            resumed = len(pipeline.list_normalized_load_packages()) + len(pipeline.list_extracted_load_packages())
-            pipeline.run()
+        # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
+        resumed = finish_interrupted_loads(pipeline)
         stats = LoadStats()
         source = kognitos_source(stats=stats, **(source_options or {}))
         if resources:

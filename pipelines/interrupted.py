@@ -47,7 +47,8 @@ def uncertain_tables(packages: PackageStorage, load_id: str) -> set[str]:
     tables = set()
     for path in packages.list_started_jobs(load_id):
         job = ParsedLoadJobFileName.parse(path)
-        if job.file_format not in FOLLOWUP_FORMATS and packages.load_pending_transition(load_id, job.file_name()) is None:
+        marker = packages.load_pending_transition(load_id, job.file_name())
+        if job.file_format not in FOLLOWUP_FORMATS and marker is None:
             tables.add(job.table_name)
     return tables
 

@@ -10,6 +10,10 @@ import pytest
 
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
 
+POSTGRES_DSN = os.environ.get("KOGNITOS_TEST_POSTGRES")
+REQUIRE_POSTGRES = bool(os.environ.get("KOGNITOS_REQUIRE_POSTGRES"))
+"""Read when the tests are collected: `isolated_dlt` clears every KOGNITOS* variable before each test runs."""
+
 TEST_SCALE = Scale(workspaces=2, automations_per_workspace=2, runs_per_automation=30, events_per_run=8,
                    days_of_history=20, deleted_automations_per_workspace=1)
 
@@ -36,3 +40,13 @@ def simulator() -> Iterator[RunningSimulator]:
     """A fresh simulated Kognitos service with a small, deterministic world."""
     with running_simulator(SimulatorSettings(seed=11, scale=TEST_SCALE)) as running:
         yield running
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    """A real PostgreSQL server: CI starts one (.ci/postgres.sh) and requires it; elsewhere its tests skip."""
+    if not POSTGRES_DSN:
+        if REQUIRE_POSTGRES:
+            pytest.fail("KOGNITOS_TEST_POSTGRES is not set: .ci/postgres.sh should have started PostgreSQL")
+        pytest.skip("no PostgreSQL: run .ci/postgres.sh and export KOGNITOS_TEST_POSTGRES=<the DSN it prints>")
+    return POSTGRES_DSN

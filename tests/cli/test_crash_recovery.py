@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg2
 import pytest
 
 from kognitos_simulator import RunningSimulator
@@ -57,54 +59,26 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], ti
         time.sleep(0.01)
 
 
-def assert_warehouse_equals_truth(simulator: RunningSimulator, database: Path) -> None:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        runs = connection.execute("SELECT workspace_id, automation_id, run_id, state, update_time "
-                                  "FROM kognitos.runs").fetchall()
-        events = connection.execute("SELECT workspace_id, automation_id, run_id, event_index "
-                                    "FROM kognitos.run_events").fetchall()
-    assert {(ws, a, r): (state, updated) for ws, a, r, state, updated in runs} == truth_runs(simulator.world)
-    assert len(runs) == len(truth_runs(simulator.world))
-    assert sorted(events) == sorted(truth_events(simulator.world))
-
-
-def warehouse(database: Path) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Every data table's rows, each with how many times it is there.
-
-    dlt's own columns are left out, and so is `snapshot_time`: the instant the service answered, which moves
-    between loads (the row of the day is the latest snapshot's).
-    """
-    with duckdb.connect(str(database), read_only=True) as connection:
-        return {table.name: Counter(connection.execute(
-                    f"SELECT {', '.join(c for c in table.types if c != 'snapshot_time')} FROM kognitos.{table.name}"
-                ).fetchall()) for table in TABLES}
-
-
-def duplicated_keys(database: Path) -> dict[str, int]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        return {table.name: count for table in TABLES if (count := connection.execute(
-            f"SELECT count(*) - count(DISTINCT ({', '.join(table.key)})) FROM kognitos.{table.name}").fetchone()[0])}
-
-
 class Folder:
-    """One load's own working directory, dlt folder and DuckDB file, configured like the test's environment."""
+    """One load's own working directory, dlt folder and warehouse (a DuckDB file, or a PostgreSQL dataset)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, postgres_dsn: str | None = None) -> None:
+        self.path, self.postgres_dsn = path, postgres_dsn
         self.env = {**os.environ, "DLT_DATA_DIR": str(path / "dlt_data"),
                     "DESTINATION__DUCKDB__CREDENTIALS": str(path / DATABASE)}
-
-    @property
-    def database(self) -> Path:
-        return self.path / DATABASE
+        self.dataset, self.arguments = "kognitos", [] if postgres_dsn is None else ["--destination", "postgres"]
+        if postgres_dsn is not None:
+            self.dataset = f"kognitos_crash_{uuid.uuid4().hex[:8]}"
+            self.env["DESTINATION__POSTGRES__CREDENTIALS"] = postgres_dsn
+            self.arguments += ["--dataset-name", self.dataset]
 
     def run(self, *kill_at_arguments: str) -> int:
         """`kognitos-elt run`, through tests/cli/kill_at.py when given its arguments; returns the exit code."""
         command = [str(KILL_AT), *kill_at_arguments] if kill_at_arguments else [
             "-m", "pipelines.kognitos_pipeline", "run"]
         self.path.mkdir(parents=True, exist_ok=True)
-        return subprocess.run([sys.executable, *command], cwd=self.path, env=self.env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=120, check=False,
+        return subprocess.run([sys.executable, *command, *self.arguments], cwd=self.path, env=self.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
                               ).returncode
 
     def record(self) -> list[tuple[str, str]]:
@@ -114,9 +88,50 @@ class Folder:
         return [tuple(line.split("\t")) for line in record.read_text().splitlines()]  # type: ignore[misc]
 
     def copy(self, to: Path) -> Folder:
-        """The same dlt folder and DuckDB file, elsewhere (dlt keeps no absolute path of either)."""
+        """The same dlt folder and DuckDB file, elsewhere; the copy loads into its own file (its env says which)."""
+        assert self.postgres_dsn is None, "a PostgreSQL dataset is not copied with the folder"
         shutil.copytree(self.path, to)
         return Folder(to)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        sql = sql.replace("FROM kognitos.", f"FROM {self.dataset}.")
+        if self.postgres_dsn is None:
+            with duckdb.connect(str(self.path / DATABASE), read_only=True) as connection:
+                return connection.execute(sql).fetchall()
+        with psycopg2.connect(self.postgres_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+
+def assert_warehouse_equals_truth(simulator: RunningSimulator, folder: Folder) -> None:
+    runs = folder.query("SELECT workspace_id, automation_id, run_id, state, update_time FROM kognitos.runs")
+    events = folder.query("SELECT workspace_id, automation_id, run_id, event_index FROM kognitos.run_events")
+    assert {(ws, a, r): (state, updated) for ws, a, r, state, updated in runs} == truth_runs(simulator.world)
+    assert len(runs) == len(truth_runs(simulator.world))
+    assert sorted(events) == sorted(truth_events(simulator.world))
+
+
+def warehouse(folder: Folder) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Every data table's rows, each with how many times it is there (JSON as text).
+
+    dlt's own columns are left out, and so is `snapshot_time`: the instant the service answered, which moves
+    between loads (the row of the day is the latest snapshot's).
+    """
+    def column(name: str, kind: str) -> str:
+        return f"CAST({name} AS TEXT)" if kind == "json" else name
+
+    return {table.name: Counter(folder.query(
+        f"SELECT {', '.join(column(n, k) for n, k in table.types.items() if n != 'snapshot_time')} "
+        f"FROM kognitos.{table.name}")) for table in TABLES}
+
+
+def duplicated_keys(folder: Folder) -> dict[str, int]:
+    """Rows beyond the first of each key, per table: ours, and dlt's state and load records."""
+    keys = {**{table.name: table.key for table in TABLES}, "_dlt_pipeline_state": ("_dlt_id",),
+            "_dlt_loads": ("load_id",)}
+    counts = {name: folder.query(f"SELECT count(*) - count(DISTINCT ({', '.join(key)})) FROM kognitos.{name}")[0][0]
+              for name, key in keys.items()}
+    return {name: count for name, count in counts.items() if count}
 
 
 def killed_then_resumed(folder: Folder, event: str, expected: dict[str, Counter[tuple[Any, ...]]]) -> str | None:
@@ -125,9 +140,9 @@ def killed_then_resumed(folder: Folder, event: str, expected: dict[str, Counter[
         return f"{event}: the load never reached it (exit code {code})"
     if (code := folder.run()) != EXIT_OK:
         return f"{event}: the next run failed with exit code {code}"
-    if duplicates := duplicated_keys(folder.database):
+    if duplicates := duplicated_keys(folder):
         return f"{event}: rows loaded twice: {duplicates}"
-    if (content := warehouse(folder.database)) != expected:
+    if (content := warehouse(folder)) != expected:
         differing = [name for name in expected if content[name] != expected[name]]
         return f"{event}: tables differ from an uninterrupted load: {differing}"
     return None
@@ -155,7 +170,7 @@ def test_an_extract_killed_with_sigkill_is_made_whole_by_the_next_run(
 
     assert main(["run"]) == EXIT_OK
 
-    assert_warehouse_equals_truth(simulator, tmp_path / DATABASE)
+    assert_warehouse_equals_truth(simulator, Folder(tmp_path))
 
 
 @pytest.fixture
@@ -163,9 +178,9 @@ def uninterrupted(configured: RunningSimulator, tmp_path: Path) -> tuple[list[tu
     """A load that nobody kills: its events, and its warehouse, which equals the simulator's truth."""
     reference = Folder(tmp_path / "uninterrupted")
     events = reference.record()
-    assert_warehouse_equals_truth(configured, reference.database)
-    assert not duplicated_keys(reference.database)
-    return events, warehouse(reference.database)
+    assert_warehouse_equals_truth(configured, reference)
+    assert not duplicated_keys(reference)
+    return events, warehouse(reference)
 
 
 @pytest.mark.slow
@@ -220,4 +235,23 @@ def test_sigterm_stops_with_a_message_and_a_non_zero_exit_and_the_next_run_resum
     assert b"Interrupted" in stderr and b"Traceback" not in stderr
     simulator.faults.latency_seconds = 0.0
     assert main(["run"]) == EXIT_OK
-    assert_warehouse_equals_truth(simulator, tmp_path / DATABASE)
+    assert_warehouse_equals_truth(simulator, Folder(tmp_path))
+
+
+@pytest.mark.slow
+def test_a_postgres_load_killed_where_a_job_committed_unrecorded_is_made_whole_by_the_next_run(
+    configured: RunningSimulator, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """PostgreSQL stages through its own SQL: each copy job's commit gap, the one point where rows could double."""
+    reference = Folder(tmp_path / "uninterrupted", postgres_dsn)
+    commit_gaps = [event for event, _ in reference.record()
+                   if event.startswith("committed/") and not event.endswith(".sql#1")]
+    assert_warehouse_equals_truth(configured, reference)
+    expected = warehouse(reference)
+    assert len(commit_gaps) == 8, commit_gaps
+
+    failures = each_side_by_side(
+        lambda event: killed_then_resumed(Folder(tmp_path / event.replace("/", "_"), postgres_dsn), event, expected),
+        commit_gaps)
+
+    assert not failures, "\n".join(failures)

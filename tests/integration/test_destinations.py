@@ -1,12 +1,8 @@
-"""The same source into other destinations: a real PostgreSQL server and a parquet data-lake folder.
-
-CI starts PostgreSQL (.ci/postgres.sh) and sets KOGNITOS_TEST_POSTGRES; elsewhere the Postgres test is
-skipped with that reason, unless KOGNITOS_REQUIRE_POSTGRES is set, as in CI, where it fails instead.
-"""
+"""The same source into other destinations: a real PostgreSQL server (see `postgres_dsn` in tests/conftest.py)
+and a parquet data-lake folder."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -29,21 +25,10 @@ from pipelines.loading import (
 
 from .truth import truth_runs
 
-POSTGRES_DSN = os.environ.get("KOGNITOS_TEST_POSTGRES")
-
 
 def source_options(simulator: RunningSimulator) -> dict[str, Any]:
     return {"access_token": simulator.token, "base_url": simulator.base_url,
             "organization_id": simulator.world.organization_id}
-
-
-@pytest.fixture
-def postgres_dsn() -> str:
-    if not POSTGRES_DSN:
-        if os.environ.get("KOGNITOS_REQUIRE_POSTGRES"):
-            pytest.fail("KOGNITOS_TEST_POSTGRES is not set: .ci/postgres.sh should have started PostgreSQL")
-        pytest.skip("no PostgreSQL: run .ci/postgres.sh and export KOGNITOS_TEST_POSTGRES=<the DSN it prints>")
-    return POSTGRES_DSN
 
 
 def test_postgres_holds_the_truth_with_its_types_after_two_loads(

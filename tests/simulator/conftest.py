@@ -1,7 +1,7 @@
 """Fixtures for the simulator's tests: live simulators and HTTP clients whose every response is validated.
 
 Every response a test receives through `client` / `make_client` is validated against Kognitos'
-official OpenAPI document (../shared/reference/kognitos-openapi-runs.yaml beside the repository):
+official OpenAPI document (the repository's copy, kognitos_simulator/reference/kognitos-openapi-runs.yaml):
 the 200 schema of the operation, or `rpcStatus` for errors, with formats checked (date-time, int64
 strings, base64). The schemas are tightened to forbid undeclared keys (a typo or a camelCase key
 would otherwise pass); the only key allowed beyond the document is the observed `table.inline.data`,
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from simulator_openapi import OpenApiResponses
+from simulator_openapi import REFERENCE, OpenApiResponses
 from simulator_support import Api, ClientFactory, SimulatorFactory
 
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
 from kognitos_simulator.requestlog import NO_RESPONSE, LoggedRequest, RequestLog
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-REFERENCE = REPOSITORY.parent / "shared" / "reference" / "kognitos-openapi-runs.yaml"
 SEED = 7
 
 

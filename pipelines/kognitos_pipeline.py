@@ -19,6 +19,7 @@ from sources.kognitos import (
     ApiError,
     AuthError,
     ConfigError,
+    ConnectionSetupError,
     InvalidRequestError,
     NotFoundError,
     RetryableError,
@@ -37,7 +38,7 @@ from .loading import (
     find_in_chain,
     run_load,
 )
-from .status import NoPipelineError, status_lines
+from .status import status_lines
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -51,12 +52,12 @@ EXIT_INTERRUPTED = 130
 # Most specific first: the first class an error is an instance of decides the exit code.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
+    (ConnectionSetupError, EXIT_CONFIG),
     (ConfigFieldMissingException, EXIT_CONFIG),
     (DuckDBPathError, EXIT_CONFIG),
     (DuckDBMemoryError, EXIT_CONFIG),
     (ResourceSelectionError, EXIT_CONFIG),
     (PipelineLockedError, EXIT_LOCKED),
-    (NoPipelineError, EXIT_CONFIG),
     (AuthError, EXIT_AUTH),
     (NotFoundError, EXIT_API),
     (InvalidRequestError, EXIT_API),

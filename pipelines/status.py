@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from sources.kognitos.resources import DAILY_STATE_KEY, EVENTS_STATE_KEY, RUNS_STATE_KEY
-
-
-class NoPipelineError(RuntimeError):
-    """The pipeline has never run in this pipelines directory."""
 
 
 def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[str]:
@@ -20,22 +17,28 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
         options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
         pipeline = dlt.attach(pipeline_name, **options)
     except CannotRestorePipelineException:
-        raise NoPipelineError(
-            f"No pipeline {pipeline_name!r} has run here yet (pipelines dir: {pipelines_dir or 'dlt default'}). "
-            "Run `kognitos-elt run` first, or pass the --pipeline-name / --pipelines-dir it used."
-        ) from None
+        return _nothing_loaded(pipeline_name, pipelines_dir)
     destination = pipeline.destination.destination_name if pipeline.destination else "no destination"
-    lines = [f"Pipeline {pipeline_name!r}: dataset {pipeline.dataset_name!r} on {destination}"]
-    with pipeline.sql_client() as client:
-        loads = client.execute_sql(f"SELECT max(inserted_at) FROM {client.make_qualified_table_name('_dlt_loads')} "
-                                   "WHERE status = 0")
-        lines.append(f"Last successful load: {loads[0][0] if loads and loads[0][0] else 'never'}")
-        lines.append("Rows per table:")
-        for table in sorted(pipeline.default_schema.data_table_names()):
-            count = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}") or [[0]]
-            lines.append(f"  {table:<28} {count[0][0]:>12,}")
+    dataset = pipeline.dataset()
+    try:
+        last_load = dataset.query("SELECT max(inserted_at) FROM _dlt_loads WHERE status = 0").fetchone()
+        rows = dict(dataset.row_counts().fetchall())
+    except DatabaseUndefinedRelation:  # the pipeline ran, but nothing reached the destination
+        return _nothing_loaded(pipeline_name, pipelines_dir)
+    lines = [f"Pipeline {pipeline_name!r}: dataset {pipeline.dataset_name!r} on {destination}",
+             f"Last successful load: {last_load[0] if last_load and last_load[0] else 'never'}",
+             "Rows per table:"]
+    lines.extend(f"  {table:<28} {count:>12,}" for table, count in sorted(rows.items()))
     lines.extend(_tracking_lines(pipeline.state.get("sources", {}).get("kognitos", {}).get("resources", {})))
     return lines
+
+
+def _nothing_loaded(pipeline_name: str, pipelines_dir: str | None) -> list[str]:
+    return [
+        f"Nothing loaded yet by pipeline {pipeline_name!r} (pipelines dir: {pipelines_dir or 'dlt default'}).",
+        "Start with `kognitos-elt run` once [sources.kognitos] is configured (README, Configuration), or try "
+        "`kognitos-elt demo` on the bundled simulator. Another --pipeline-name / --pipelines-dir? Pass them here too.",
+    ]
 
 
 def _tracking_lines(resources: dict[str, Any]) -> list[str]:

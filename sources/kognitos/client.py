@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -18,7 +20,14 @@ import orjson
 import tenacity
 
 from . import settings
-from .errors import ApiError, RetryableError, TransportError, error_for_status
+from .errors import (
+    ApiError,
+    ConnectionSetupError,
+    RetryableError,
+    TransportError,
+    config_key,
+    error_for_status,
+)
 from .pacing import RequestPacer
 from .stats import LoadStats
 
@@ -62,7 +71,8 @@ class KognitosClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
         self._max_retry_wait = max_retry_wait
-        self._backoff = tenacity.wait_exponential_jitter(multiplier=initial_retry_wait, max=max_retry_wait)
+        self._backoff = tenacity.wait_exponential_jitter(multiplier=initial_retry_wait, max=max_retry_wait,
+                                                         jitter=initial_retry_wait)
         # One controller for every call and thread: tenacity keeps each call's attempts in its own RetryCallState
         # and its statistics thread-local, and building a controller per request cost ~30 us of GIL time.
         self._retrying = tenacity.Retrying(
@@ -152,9 +162,7 @@ class KognitosClient:
         try:
             return self._retrying(self._attempt, method, path, params, body)
         except RetryableError as error:
-            error.attempts = self._retrying.statistics.get("attempt_number", 1)
-            error.args = (error.message(),)
-            raise
+            raise error.gave_up(self._retrying.statistics.get("attempt_number", 1)) from error
 
     def _attempt(
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
@@ -171,9 +179,7 @@ class KognitosClient:
                     headers={"Content-Type": "application/json"} if body is not None else None,
                 )
         except httpx.TransportError as exc:
-            raise TransportError(
-                method=method, url=self._describe(path, params), status=None, detail=f"{type(exc).__name__}: {exc}."
-            ) from None
+            raise transport_failure(exc, method, self._describe(path, params), self._http.timeout) from exc
         return self._payload(method, response)
 
     def _payload(self, method: str, response: httpx.Response) -> JsonObject:
@@ -188,7 +194,8 @@ class KognitosClient:
         url = str(response.request.url)
         if response.is_success:
             raise TransportError(method=method, url=url, status=response.status_code,
-                                 detail="The response body was not a JSON object (cut off or garbled).")
+                                 reason="the response body was not a JSON object (cut off or garbled)",
+                                 advice=RetryableError.action)
         raise error_for_status(
             method=method, url=url, status=response.status_code,
             body=payload if isinstance(payload, dict) else None,
@@ -253,3 +260,46 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def transport_failure(exc: httpx.TransportError, method: str, url: str, timeout: httpx.Timeout) -> ApiError:
+    """What went wrong below HTTP, said so that a person knows what to check; retryable unless it cannot fix itself."""
+    target = exc.request.url
+    host = f"{target.host}:{target.port or (443 if target.scheme == 'https' else 80)}"
+    cause = next((error for error in _causes(exc) if isinstance(error, OSError)), None)
+    request = {"method": method, "url": url, "status": None}
+    base_url = config_key("base_url")
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return ConnectionSetupError(
+            reason=f"the TLS certificate of {host} is not trusted ({cause.verify_message})",
+            advice=f"Retrying will not help. Check that {base_url} names the Kognitos host; behind a proxy that "
+                   "re-signs TLS, point SSL_CERT_FILE at its CA bundle.", **request)
+    if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+        return ConnectionSetupError(
+            reason=f"could not resolve host {target.host}",
+            advice=f"No such host name: check {base_url} (retrying will not help).", **request)
+    if isinstance(cause, socket.gaierror):
+        reason = f"could not resolve host {target.host} (temporary DNS failure)"
+        advice = f"Check this machine's DNS and network, and {base_url}."
+    elif isinstance(cause, ConnectionRefusedError):
+        reason = f"connection refused by {host}"
+        advice = f"Nothing accepts connections there: check {base_url} (host and port) and that the service is up."
+    elif isinstance(exc, httpx.TimeoutException):
+        connecting = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        seconds = timeout.connect if connecting else timeout.read
+        reason = f"timed out after {seconds:g} s {'connecting to' if connecting else 'waiting for'} {host}"
+        advice = ("The service or the network is slow or unreachable; if this persists, check the network, or raise "
+                  "[runtime] request_timeout (env RUNTIME__REQUEST_TIMEOUT).")
+    else:
+        reason = f"the connection to {host} failed ({type(exc).__name__}: {exc or 'no detail'})"
+        advice = "The connection dropped or the network failed; nothing was committed, so run the load again later."
+    return TransportError(reason=reason, advice=advice, **request)
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

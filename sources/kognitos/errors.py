@@ -7,11 +7,15 @@ KognitosError
     ├── AuthError            401/403: the token is missing, wrong, or lacks a permission
     ├── NotFoundError        404: a configured organization/workspace/automation id does not exist
     ├── InvalidRequestError  400: the request was rejected; echoes the request that caused it
+    ├── ConnectionSetupError no connection, and trying again will not help: unknown host, untrusted TLS certificate
     └── RetryableError       429/5xx/transport/malformed body, raised only after retries are exhausted
         ├── RateLimitedError     429
         ├── ServerError          5xx
-        └── TransportError       timeout, dropped connection, truncated or malformed body
+        └── TransportError       refused, timed out, dropped connection, truncated or malformed body
 ```
+
+Each error's message is built from what it was constructed with; the error that ends a load after retries is a
+copy of the last attempt's, raised from it, so the chain keeps every cause down to the socket's.
 """
 
 from __future__ import annotations
@@ -94,17 +98,42 @@ class InvalidRequestError(ApiError):
     action = "The request above was rejected by the API; if it comes from your configuration, fix it there."
 
 
-class RetryableError(ApiError):
-    """A failure worth retrying; raised to the caller only once retries are exhausted."""
+class _NoUsableResponse(ApiError):
+    """The request got no answer to use: `reason` says what happened, `advice` what to check."""
 
-    retry_after: float | None = None
-    attempts: int = 1
+    def __init__(self, *, reason: str, advice: str, **kwargs: Any) -> None:
+        self.reason = reason
+        self.action = advice
+        super().__init__(**kwargs)
+
+    def summary(self) -> str:
+        return f"{self.method} {self.url} failed: {self.reason}."
+
+
+class ConnectionSetupError(_NoUsableResponse):
+    """No connection could be set up, and trying again will not change that."""
+
+
+class RetryableError(ApiError):
+    """A failure worth retrying; raised to the caller only once retries are exhausted, as `gave_up` makes it."""
+
+    action = "The service is unavailable or rate limiting; nothing was committed, so run the load again later."
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        self.attempts: int | None = None
+        super().__init__(**kwargs)
+
+    def gave_up(self, attempts: int) -> RetryableError:
+        """This failure as the error that ends the load after `attempts` attempts (raise it from this one)."""
+        final = type(self).__new__(type(self))  # a copy: keyword-only constructors defeat copy.copy
+        final.__dict__.update(self.__dict__, attempts=attempts)
+        final.args = (final.message(),)
+        return final
 
     def message(self) -> str:
-        return (
-            f"{self.summary()} Gave up after {self.attempts} attempt(s). The service is unavailable or "
-            "rate limiting; nothing was committed, so run the load again later."
-        )
+        gave_up = f" Gave up after {self.attempts} attempt(s)." if self.attempts else ""
+        return f"{self.summary()}{gave_up} {self.action}"
 
 
 class RateLimitedError(RetryableError):
@@ -115,8 +144,8 @@ class ServerError(RetryableError):
     pass
 
 
-class TransportError(RetryableError):
-    pass
+class TransportError(_NoUsableResponse, RetryableError):
+    """Refused, timed out or dropped connections, and bodies cut off or garbled."""
 
 
 def error_for_status(
@@ -138,11 +167,9 @@ def error_for_status(
     elif status == 404:
         error = NotFoundError(**kwargs)
     elif status == 429:
-        error = RateLimitedError(**kwargs)
-        error.retry_after = retry_after
+        error = RateLimitedError(retry_after=retry_after, **kwargs)
     elif status >= 500:
-        error = ServerError(**kwargs)
-        error.retry_after = retry_after
+        error = ServerError(retry_after=retry_after, **kwargs)
     elif status == 400:
         error = InvalidRequestError(**kwargs)
     else:

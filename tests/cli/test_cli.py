@@ -91,8 +91,8 @@ def test_a_second_run_while_one_holds_the_lock_exits_3_at_once(
 def test_status_reports_rows_cursors_and_open_runs_after_a_load(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status"]) == EXIT_CONFIG
-    assert "No pipeline 'kognitos_elt' has run here yet" in capsys.readouterr().err
+    assert main(["status"]) == EXIT_OK
+    assert "Nothing loaded yet by pipeline 'kognitos_elt'" in capsys.readouterr().out
     assert main(["run"]) == EXIT_OK
     capsys.readouterr()
 
@@ -115,3 +115,16 @@ def test_a_child_resource_without_its_parent_is_refused_before_any_request(
 
     assert "without their parent resource(s) ['runs']" in capsys.readouterr().err
     assert configured.requests.entries == []
+
+
+def test_status_after_a_run_that_loaded_nothing_says_so_and_how_to_start(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", "wrong-token")
+    assert main(["run"]) == EXIT_AUTH
+    capsys.readouterr()
+
+    assert main(["status"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert "Nothing loaded yet by pipeline 'kognitos_elt'" in out and "kognitos-elt run" in out

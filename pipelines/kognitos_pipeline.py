@@ -176,13 +176,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _print_examples(summary: LoadSummary, database: Path, dataset_name: str) -> None:
-    print(f"\nTry it: duckdb {database}")
+    print(f"\nTry it: {duckdb_shell()} -readonly {database}")
     with duckdb.connect(str(database), read_only=True) as connection:
         for title, sql in DEMO_QUERIES:
             sql = sql.replace("kognitos.", f"{dataset_name}.")
             print(f"\n-- {title}\n{sql};")
             for row in connection.sql(sql).fetchall():
                 print("   " + " | ".join(str(value) for value in row))
+
+
+def duckdb_shell() -> str:
+    """DuckDB's shell as installed with this project (the duckdb-cli package), beside this interpreter."""
+    beside = Path(sys.executable).with_name("duckdb")
+    return str(beside) if beside.exists() else "duckdb"
 
 
 def _split(value: str | None) -> list[str]:

@@ -59,7 +59,7 @@ def check_selection(source: DltSource, selected: Sequence[str]) -> None:
     """Refuse a child without its parents: the parents' cursors would advance without their rows loaded."""
     parents = resource_parents(source)
     unknown = sorted(set(selected) - parents.keys())
-    missing = sorted({parent for name in selected if (parent := parents.get(name)) and parent not in selected})
+    missing = sorted({ancestor for name in selected for ancestor in _ancestors(parents, name)} - set(selected))
     if unknown:
         raise ResourceSelectionError(f"Unknown resource(s) {unknown}; choose from {sorted(parents)}.")
     if missing:
@@ -67,6 +67,12 @@ def check_selection(source: DltSource, selected: Sequence[str]) -> None:
             f"Selected {sorted(selected)} without their parent resource(s) {missing}: dlt would read the parents "
             "and advance their incremental state without loading their rows. Select the parents too."
         )
+
+
+def _ancestors(parents: dict[str, str | None], name: str) -> Iterator[str]:
+    """A resource's parent, the parent's parent, and so on: the whole fix, not one step of it."""
+    while (name := parents.get(name) or ""):
+        yield name
 
 
 class DuckDBPathError(ValueError):
@@ -95,9 +101,10 @@ class LoadSummary:
     destination: str
     dataset_name: str
     load_info: LoadInfo | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"Loaded into {self.destination}, dataset {self.dataset_name!r} in {self.seconds:.1f}s."]
+        out = [f"Loaded into {self.destination}, dataset {self.dataset_name!r} in {self.seconds:.1f}s.", *self.notes]
         if self.resumed_packages:
             out.append(f"First finished {self.resumed_packages} package(s) left by an interrupted load.")
         if self.rows:
@@ -215,8 +222,19 @@ def run_load(
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     for table in sorted(source.selected_resources):
         logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), dataset_name, table)
+    destination = str(info.destination_displayable_credentials or info.destination_name)
     return LoadSummary(
         rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
-        destination=str(info.destination_displayable_credentials or info.destination_name),
-        dataset_name=dataset_name, load_info=info,
+        destination=destination, dataset_name=dataset_name, load_info=info, notes=_where_duckdb_is(destination),
     )
+
+
+def _where_duckdb_is(destination: str) -> list[str]:
+    """A DuckDB file outside the current folder surprises: dlt pins a relative path to the pipeline's first folder."""
+    if not destination.startswith("duckdb:///"):
+        return []
+    folder = Path(destination.removeprefix("duckdb:///")).parent
+    if folder == Path.cwd():
+        return []
+    return [f"The DuckDB file is in {folder}, not in this folder: dlt resolves a relative path against the folder "
+            "where the pipeline first ran. Set DESTINATION__DUCKDB__CREDENTIALS to an absolute path to choose."]

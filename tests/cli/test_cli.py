@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import re
+import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from kognitos_simulator import RunningSimulator
-from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, main
+from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, duckdb_shell, main
+
+from ..integration.truth import truth_runs
 
 
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
@@ -117,6 +120,15 @@ def test_a_child_resource_without_its_parent_is_refused_before_any_request(
     assert configured.requests.entries == []
 
 
+def test_a_child_without_its_parents_is_told_every_missing_ancestor_at_once(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--resources", "runs,run_events"]) == EXIT_CONFIG
+
+    assert "without their parent resource(s) ['automations', 'workspaces']" in capsys.readouterr().err
+    assert configured.requests.entries == []
+
+
 def test_status_after_a_run_that_loaded_nothing_says_so_and_how_to_start(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,3 +140,33 @@ def test_status_after_a_run_that_loaded_nothing_says_so_and_how_to_start(
 
     out = capsys.readouterr().out
     assert "Nothing loaded yet by pipeline 'kognitos_elt'" in out and "kognitos-elt run" in out
+
+
+def test_a_run_from_another_folder_says_where_the_pinned_duckdb_file_is(
+    configured: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == EXIT_OK
+    first = capsys.readouterr().out
+    assert f"duckdb:///{tmp_path / 'kognitos_elt.duckdb'}" in first and "not in this folder" not in first
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["run"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert f"duckdb:///{tmp_path / 'kognitos_elt.duckdb'}" in out
+    assert f"The DuckDB file is in {tmp_path}, not in this folder" in out
+    assert not (elsewhere / "kognitos_elt.duckdb").exists()
+
+
+def test_the_duckdb_shell_the_demo_points_at_opens_the_load(
+    configured: RunningSimulator, tmp_path: Path
+) -> None:
+    assert main(["run"]) == EXIT_OK
+    assert Path(duckdb_shell()).is_absolute(), "the project's environment has no duckdb shell (duckdb-cli)"
+
+    shell = subprocess.run([duckdb_shell(), "-readonly", "-csv", "-noheader", str(tmp_path / "kognitos_elt.duckdb"),
+                            "-c", "SELECT count(*) FROM kognitos.runs"], capture_output=True, text=True, check=True)
+
+    assert int(shell.stdout) == len(truth_runs(configured.world))

@@ -84,7 +84,7 @@ def kognitos_source(
         max_concurrent_requests: Requests in flight at once across the source; default 8.
         allow_insecure_http: Allow sending the token over plain HTTP to a non-loopback host.
         page_size: Items per API page, 1..1000; default 1000 (fewest requests). Lower only to test paging.
-        node_kinds: Load only events of these node kinds (e.g. ["FunctionCall"]); default every event.
+        node_kinds: Load node events only of these kinds (e.g. ["FunctionCall"]); events without a node are kept.
             Changing it later is refused until the events are reloaded with --refresh.
         daily_aggregates_per_automation: Also load a daily series per automation (one request each).
         daily_aggregates_lookback_days: Days re-queried by later loads (2 = today and yesterday).

@@ -25,15 +25,6 @@ def created_at_or_after(timestamp: str) -> str:
     return f"create_time >= {quote(format_filter_timestamp(timestamp_key(timestamp)))}"
 
 
-def node_kind_is(kinds: Sequence[str]) -> str | None:
-    """ListRunEvents: only journal events whose node has one of `kinds`; None (no filter) if empty.
-
-    The API documents `node_kind = "..."` only; joining several kinds with OR is our assumption
-    (AIP-160 allows it, the endpoint's docs neither confirm nor deny).
-    """
-    return _any_equal("node_kind", kinds)
-
-
 def automation_id_in(automation_ids: Sequence[str]) -> str | None:
     """QueryDailyRunAggregates: only these automations; None (whole workspace) if empty.
 

@@ -195,6 +195,16 @@ def _decoded_payload(body: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def node_kind(event: Mapping[str, Any]) -> str | None:
+    """The kind of the node a journal event is about; None for events without a node (run updates, an
+    execution's start and end)."""
+    journal = event.get("execution_journal")
+    if not isinstance(journal, Mapping):
+        return None
+    body = next((value for key, value in journal.items() if key not in _JOURNAL_COMMON), None)
+    return body.get("node_kind") if isinstance(body, Mapping) else None
+
+
 def event_row(event: Mapping[str, Any], run: Row, event_index: int) -> Row:
     """One run event (kognitos-api.md §3.8, §5.2). Events have no id: the key is the run + `event_index`,
     the 0-based position in the run's append-only stream."""

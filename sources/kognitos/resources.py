@@ -21,7 +21,7 @@ from .client import KognitosClient
 from .config import SourceConfig
 from .days import fill_missing_days, refresh_window
 from .errors import ConfigError, NotFoundError
-from .filters import automation_id_in, created_at_or_after, node_kind_is
+from .filters import automation_id_in, created_at_or_after
 from .open_runs import RunTracker
 from .records import (
     Row,
@@ -31,6 +31,7 @@ from .records import (
     daily_counts,
     event_row,
     execution_output_rows,
+    node_kind,
     run_row,
     run_state,
     short_id,
@@ -159,9 +160,10 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     state = dlt.current.resource_state()
     _check_node_kinds_unchanged(state, config.node_kinds)
     loaded: dict[str, int] = state.setdefault(EVENTS_STATE_KEY, {})
+    # No server-side node_kind filter: it keeps only node events (kognitos-api.md §3.8), and execution outputs are
+    # found through `completed` entries, which have no node. `node_kinds` filters node events here instead.
     params: dict[str, str | int | bool] = {"page_size": config.page_size}
-    if kind_filter := node_kind_is(config.node_kinds):
-        params["filter"] = kind_filter
+    kinds = frozenset(config.node_kinds)
 
     def fetch(run: Row) -> tuple[Row, int, list[Row]]:
         path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
@@ -169,6 +171,8 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
         rows: list[Row] = []
         index = 0
         for page in client.pages(path, "run_events", params):
+            if kinds:
+                page = [event for event in page if node_kind(event) in kinds or node_kind(event) is None]
             rows.extend(event_row(event, run, index + i) for i, event in enumerate(page) if index + i >= skip)
             index += len(page)
         return run, index, rows

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from kognitos_simulator import RunningSimulator
+from pipelines.loading import duckdb_destination, run_load
 from sources.kognitos import resources
 from sources.kognitos.client import KognitosClient
 
@@ -101,3 +104,33 @@ def test_runs_with_more_than_a_page_of_events_and_a_fault_mid_pages_lose_nothing
 
     assert loaded_events(query) == truth_events(simulator.world)
     assert max(index for *_, index in loaded_events(query)) >= 5
+
+
+def test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_loses_no_output(
+    simulator: RunningSimulator, load: Loader, query: Query, tmp_path: Path
+) -> None:
+    everything = tmp_path / "everything.duckdb"
+    run_load(destination=duckdb_destination("kognitos", str(everything)), pipeline_name="everything",
+             source_options={"access_token": simulator.token, "base_url": simulator.base_url,
+                             "organization_id": simulator.world.organization_id})
+
+    load(node_kinds=["FunctionCall"])
+
+    with duckdb.connect(str(everything), read_only=True) as connection:
+        all_events = connection.sql("SELECT workspace_id, automation_id, run_id, event_index, node_kind, journal_type "
+                                    "FROM kognitos.run_events ORDER BY ALL").fetchall()
+        all_outputs = connection.sql("SELECT execution_id, output_name, value FROM kognitos.execution_outputs "
+                                     "ORDER BY ALL").fetchall()
+    kept: dict[tuple[str, str, str], list[tuple[str | None, str | None]]] = {}
+    for ws, auto, run, _, kind, journal in all_events:
+        if kind in (None, "FunctionCall"):
+            kept.setdefault((ws, auto, run), []).append((kind, journal))
+    expected = sorted((*run, index, kind, journal) for run, events in kept.items()
+                      for index, (kind, journal) in enumerate(events))
+    filtered = query("SELECT workspace_id, automation_id, run_id, event_index, node_kind, journal_type "
+                     "FROM kognitos.run_events ORDER BY ALL")
+    assert filtered == expected
+    assert {kind for *_, kind, _ in filtered} == {None, "FunctionCall"}
+    assert len(filtered) < len(all_events)
+    assert all_outputs and query("SELECT execution_id, output_name, value FROM kognitos.execution_outputs "
+                                 "ORDER BY ALL") == all_outputs

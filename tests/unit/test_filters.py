@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.kognitos.filters import automation_id_in, created_at_or_after, node_kind_is, quote
+from sources.kognitos.filters import automation_id_in, created_at_or_after, quote
 
 
 def unquote(literal: str) -> str:
@@ -68,21 +68,6 @@ def test_created_at_or_after_raises_when_not_rfc3339() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kinds", "expected"),
-    [
-        pytest.param([], None, id="empty-means-no-filter"),
-        pytest.param(("FunctionCall",), 'node_kind = "FunctionCall"', id="one"),
-        pytest.param(["FunctionCall", "Assignment"], 'node_kind = "FunctionCall" OR node_kind = "Assignment"',
-                     id="two"),
-        pytest.param(["Assignment", "Assignment"], 'node_kind = "Assignment"', id="duplicates-dropped"),
-        pytest.param(['Odd"Kind'], r'node_kind = "Odd\"Kind"', id="quoted"),
-    ],
-)
-def test_node_kind_is_when_kinds(kinds: Sequence[str], expected: str | None) -> None:
-    assert node_kind_is(kinds) == expected
-
-
-@pytest.mark.parametrize(
     ("automation_ids", "expected"),
     [
         pytest.param([], None, id="empty-means-whole-workspace"),
@@ -96,7 +81,7 @@ def test_automation_id_in_when_ids(automation_ids: Sequence[str], expected: str 
     assert automation_id_in(automation_ids) == expected
 
 
-@pytest.mark.parametrize("builder", [node_kind_is, automation_id_in])
+@pytest.mark.parametrize("builder", [automation_id_in])
 def test_builders_raise_when_given_a_bare_string(builder: Callable[[Sequence[str]], str | None]) -> None:
     with pytest.raises(TypeError, match="single string"):
         builder("FunctionCall")

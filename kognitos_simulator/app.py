@@ -256,9 +256,16 @@ class SimulatorApp:
     def get_automation(self, request: Request) -> Reply:
         return Reply.json(self.world.automation(request.params["workspace_id"], request.params["automation_id"]))
 
+    def _check_runs_readable(self, workspace_id: str, automation_id: str) -> None:
+        """NOT_FOUND for a deleted automation's runs, where the settings choose that reading of the service."""
+        if (not self.world.settings.deleted_automation_runs_found
+                and self.world.automation(workspace_id, automation_id).get("delete_time")):
+            raise not_found("automation", automation_id, f"workspaces/{workspace_id}/automations/{automation_id}")
+
     def list_runs(self, request: Request) -> Reply:
         query, params = request.query, request.params
         workspace_id, automation_id = params["workspace_id"], params["automation_id"]
+        self._check_runs_readable(workspace_id, automation_id)
         requested = query.int32("page_size")
         size = effective_page_size(requested, 10)
         filter_text = query.text("filter")
@@ -275,6 +282,7 @@ class SimulatorApp:
 
     def get_run(self, request: Request) -> Reply:
         params = request.params
+        self._check_runs_readable(params["workspace_id"], params["automation_id"])
         return Reply.json(self.world.run(params["workspace_id"], params["automation_id"], params["run_id"]))
 
     def pause_run(self, request: Request) -> Reply:

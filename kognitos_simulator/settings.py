@@ -91,6 +91,9 @@ class SimulatorSettings:
     start: datetime | None = None
     follow_wall_clock: bool = False
     faults: Faults = field(default_factory=Faults)
+    deleted_automation_runs_found: bool = True
+    """Whether a deleted automation's runs can still be listed and read. The reference does not say; False
+    simulates the other reading: List Runs and Get Run answer NOT_FOUND for them."""
 
     def __post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:

@@ -38,6 +38,7 @@ from .loading import (
     find_in_chain,
     run_load,
 )
+from .progress import LIVE_PROGRESS
 from .status import status_lines
 
 EXIT_OK = 0
@@ -121,8 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--dataset-name", default=DEFAULT_DATASET_NAME)
-        command.add_argument("--progress", choices=("log", "tqdm", "enlighten", "alive_progress", "none"),
-                             help="progress display; default 'log' in a terminal, none under cron")
+        command.add_argument("--progress",
+                             choices=(LIVE_PROGRESS, "log", "tqdm", "enlighten", "alive_progress", "none"),
+                             help=f"progress display; default {LIVE_PROGRESS!r} (one updating line) in a terminal, "
+                                  "none under cron; the others are dlt's")
         command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
         command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     run = commands.choices["run"]
@@ -142,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 def _progress(args: argparse.Namespace) -> str | None:
     if args.progress == "none":
         return None
-    return args.progress or ("log" if sys.stderr.isatty() else None)
+    return args.progress or (LIVE_PROGRESS if sys.stderr.isatty() else None)
 
 
 def _run(args: argparse.Namespace) -> int:

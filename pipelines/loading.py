@@ -21,6 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources.kognitos import KognitosError, LoadStats, kognitos_source
 
 from .interrupted import finish_interrupted_loads
+from .progress import LIVE_PROGRESS, LoadProgress
 
 logger = logging.getLogger(__name__)
 
@@ -200,21 +201,27 @@ def run_load(
     source_options: dict[str, Any] | None = None,
     loader_file_format: str | None = None,
 ) -> LoadSummary:
-    """Finish what an interrupted load left, then load what is new, holding the pipeline's lock."""
+    """Finish what an interrupted load left, then load what is new, holding the pipeline's lock.
+
+    `progress` is "live" (pipelines/progress.py, for a terminal) or the name of one of dlt's displays.
+    """
     started = time.monotonic()
+    stats = LoadStats()
     options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
     if progress:
-        options["progress"] = progress
+        options["progress"] = live or progress
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
                             **options)
     with pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors():
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
         resumed = finish_interrupted_loads(pipeline)
-        stats = LoadStats()
         source = kognitos_source(stats=stats, **(source_options or {}))
         if resources:
             check_selection(source, resources)
             source = source.with_resources(*resources)
+        if live and "run_events" not in source.selected_resources:
+            live.runs_counter = "runs_listed"
         info = pipeline.run(source, refresh="drop_sources" if refresh else None,
                             loader_file_format=loader_file_format)  # type: ignore[arg-type]
     trace = pipeline.last_trace

@@ -107,11 +107,11 @@ def runs(
 
     def rows() -> Iterator[list[Row]]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-            if automation["delete_time"] is not None:
-                continue  # runs of deleted automations cannot be listed any more; loaded ones stay.
             key = f"{automation['workspace_id']}/{automation['automation_id']}"
             tracker = RunTracker.from_state(state.get(key))
-            yield from _automation_runs(automation, tracker, client, config)
+            for batch in _automation_runs(automation, tracker, client, config):
+                stats.add("runs_listed", len(batch))
+                yield batch
             stats.add("runs_new", tracker.new_count)
             stats.add("runs_updated", tracker.updated_count)
             state[key] = tracker.to_state()
@@ -131,9 +131,18 @@ def _automation_runs(
     def accepted(api_runs: list[dict[str, Any]]) -> list[Row]:
         return [run_row(run, org, ws, auto) for run in api_runs if _accept(tracker, run)]
 
-    for page in client.pages(paths.runs(org, ws, auto), "runs", params):
-        if rows := accepted(page):
-            yield rows
+    try:
+        for page in client.pages(paths.runs(org, ws, auto), "runs", params):
+            if rows := accepted(page):
+                yield rows
+    except NotFoundError:
+        if automation["delete_time"] is None:
+            raise
+        # Whether the service still lists a deleted automation's runs is not documented: if it does not, what was
+        # loaded stays as it was (and its open runs are not refreshed any more).
+        logger.warning("Automation %s of workspace %s was deleted and the service no longer lists its runs; the "
+                       "runs loaded before stay as they were.", auto, ws)
+        return
     for run_id in (*plan.get_run_ids, *tracker.unseen_open(plan)):
         try:
             run = client.get(paths.run(org, ws, auto, run_id))
@@ -180,6 +189,8 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     def rows() -> Iterator[list[Row]]:
         run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
         for run, total, rows in client.concurrently(fetch, run_rows):
+            client.stats.add("events", len(rows))
+            client.stats.add("runs_with_events")
             yield rows
             if run["state"] in schema.TERMINAL_RUN_STATES:
                 loaded.pop(_run_key(run), None)
@@ -270,12 +281,21 @@ def _daily_series(client: KognitosClient, ws: Row, zone: str, automation_id: str
 def automation_run_aggregates(
     workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig
 ) -> Iterator[pa.Table]:
-    """Each automation's all-time totals, one snapshot per UTC day (the latest of the day wins)."""
+    """Each automation's all-time totals, one snapshot per UTC day (the latest of the day wins).
+
+    They arrive before the first run is listed, so they also tell the progress display how many runs this load
+    should find: each automation's total minus the runs already loaded (the run tracker's count).
+    """
     wanted = set(config.automation_ids)
+    trackers = dlt.current.source_state().get("resources", {}).get("runs", {}).get(RUNS_STATE_KEY, {})
     for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         response = client.get(paths.automation_run_aggregates(ws["organization_id"], ws["workspace_id"]))
-        rows = automation_aggregate_rows(response, ws, client.now())
-        yield schema.AUTOMATION_RUN_AGGREGATES.page(row for row in rows if not wanted or row["automation_id"] in wanted)
+        rows = [row for row in automation_aggregate_rows(response, ws, client.now())
+                if not wanted or row["automation_id"] in wanted]
+        for row in rows:
+            loaded = RunTracker.from_state(trackers.get(f"{row['workspace_id']}/{row['automation_id']}")).count
+            client.stats.add("runs_expected", max(row["total_runs"] - loaded, 0))
+        yield schema.AUTOMATION_RUN_AGGREGATES.page(rows)
 
 
 def _date_params(name: str, day: date, shift_days: int) -> dict[str, str | int | bool]:

@@ -13,7 +13,7 @@ import pytest
 from kognitos_simulator import RunningSimulator
 from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, duckdb_shell, main
 
-from ..integration.truth import truth_runs
+from ..integration.truth import truth_events, truth_runs
 
 
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
@@ -104,7 +104,7 @@ def test_status_reports_rows_cursors_and_open_runs_after_a_load(
     out = capsys.readouterr().out
     runs = sum(len(configured.world.runs(w["name"].rsplit("/", 1)[-1], a["name"].rsplit("/", 1)[-1]))
                for w in configured.world.workspaces()
-               for a in configured.world.automations(w["name"].rsplit("/", 1)[-1]))
+               for a in configured.world.automations(w["name"].rsplit("/", 1)[-1], show_deleted=True))
     assert re.search(rf"^\s+runs\s+{runs:,}$", out, re.MULTILINE)
     assert "Open runs refreshed on every load:" in out and "automation cursor(s)" in out
 
@@ -170,3 +170,27 @@ def test_the_duckdb_shell_the_demo_points_at_opens_the_load(
                             "-c", "SELECT count(*) FROM kognitos.runs"], capture_output=True, text=True, check=True)
 
     assert int(shell.stdout) == len(truth_runs(configured.world))
+
+
+def test_live_progress_ends_each_step_with_runs_out_of_those_expected_events_and_requests(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--progress", "live"]) == EXIT_OK
+
+    # Each step's line is redrawn in place ("\r", then the text, then "clear to end of line") and ends with "\n".
+    lines = [line.split("\r")[-1].removesuffix("\x1b[K") for line in capsys.readouterr().err.split("\n")]
+    extract = [line for line in lines if line.startswith("Extract: ")][-1]
+    runs, events = len(truth_runs(configured.world)), len(truth_events(configured.world))
+    requests = len(configured.requests.entries)
+    assert extract.startswith(f"Extract: runs {runs:,} of ~{runs:,} (100%) · events {events:,} · "
+                              f"requests {requests:,} · "), extract
+    assert any(re.fullmatch(r"Load: jobs (\d+)/\1 · \d+:\d\d elapsed", line) for line in lines), lines
+
+
+def test_without_a_terminal_the_load_prints_no_progress(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == EXIT_OK
+
+    err = capsys.readouterr().err
+    assert "Extract:" not in err and "\r" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kognitos_simulator import RunningSimulator
+from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
+from pipelines.loading import duckdb_destination, run_load
 from sources.kognitos import ConfigError, NotFoundError
+from sources.kognitos.records import short_id
 
 from .conftest import Loader, Query
 from .truth import loaded_runs, truth_runs
@@ -71,8 +74,8 @@ def test_no_op_load_makes_one_listing_per_automation_and_loads_nothing(
 ) -> None:
     load()
     open_runs = sum(state not in ("completed", "failed") for state, _ in truth_runs(simulator.world).values())
-    live_automations = sum(len(simulator.world.automations(w["name"].rsplit("/", 1)[-1]))
-                           for w in simulator.world.workspaces())
+    automations = sum(len(simulator.world.automations(w["name"].rsplit("/", 1)[-1], show_deleted=True))
+                      for w in simulator.world.workspaces())
     simulator.requests.clear()
 
     summary = load()
@@ -81,7 +84,7 @@ def test_no_op_load_makes_one_listing_per_automation_and_loads_nothing(
     assert summary.stats.get("runs_new", 0) == 0 and summary.stats.get("runs_updated", 0) == 0
     list_runs = [e for e in simulator.requests.entries if e[1].endswith("/runs")]
     get_runs = [e for e in simulator.requests.entries if "/runs/" in e[1]]
-    assert len(list_runs) == live_automations
+    assert len(list_runs) == automations
     assert len(get_runs) <= open_runs
     assert summary.stats["requests"] == len(simulator.requests.entries)
 
@@ -116,3 +119,28 @@ def test_an_unknown_workspace_id_fails_naming_it(simulator: RunningSimulator, lo
     expected = re.escape("Workspace 'no-such-workspace' (from workspace_ids) was not found")
     with pytest.raises(NotFoundError, match=expected):
         load(workspace_ids=["no-such-workspace"])
+
+
+def test_runs_of_deleted_automations_are_loaded_and_kept_when_the_service_stops_listing_them(
+    simulator: RunningSimulator, load: Loader, query: Query, database: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    truth = truth_runs(simulator.world)
+    deleted = {(short_id(w["name"]), short_id(a["name"])) for w in simulator.world.workspaces()
+               for a in simulator.world.automations(short_id(w["name"]), show_deleted=True) if a.get("delete_time")}
+    assert deleted and any((ws, auto) in deleted for ws, auto, _ in truth)
+    load()
+    assert loaded_runs(query) == truth
+
+    # The same organization, served by a service that answers NOT_FOUND for a deleted automation's runs.
+    hiding = SimulatorSettings(seed=simulator.world.settings.seed, scale=simulator.world.settings.scale,
+                               deleted_automation_runs_found=False)
+    with running_simulator(hiding) as service, caplog.at_level(logging.WARNING):
+        summary = run_load(destination=duckdb_destination("kognitos", str(database)), source_options={
+            "access_token": service.token, "base_url": service.base_url,
+            "organization_id": service.world.organization_id})
+
+    assert loaded_runs(query) == truth
+    said = [r.getMessage() for r in caplog.records if "no longer lists its runs" in r.getMessage()]
+    assert sorted(said) == sorted(f"Automation {auto} of workspace {ws} was deleted and the service no longer lists "
+                                  "its runs; the runs loaded before stay as they were." for ws, auto in deleted)
+    assert summary.stats.get("runs_new", 0) == 0

@@ -28,11 +28,11 @@ def state_key(run: dict[str, Any]) -> str:
 
 
 def truth_runs(world: World) -> dict[tuple[str, str, str], tuple[str, datetime]]:
-    """Every run the simulator holds now, of live automations: key -> (state, update_time)."""
+    """Every run the simulator holds now, deleted automations' included: key -> (state, update_time)."""
     truth = {}
     for workspace in world.workspaces():
         ws = workspace["name"].rsplit("/", 1)[-1]
-        for automation in world.automations(ws):
+        for automation in world.automations(ws, show_deleted=True):
             auto = automation["name"].rsplit("/", 1)[-1]
             for run in world.runs(ws, auto):
                 truth[(ws, auto, run["name"].rsplit("/", 1)[-1])] = (state_key(run), instant(run["update_time"]))
@@ -64,7 +64,7 @@ def describe(event: dict[str, Any]) -> tuple[str, str | None]:
 
 def live_runs(world: World) -> list[tuple[str, str, str]]:
     return [(short(w["name"]), short(a["name"]), short(r["name"]))
-            for w in world.workspaces() for a in world.automations(short(w["name"]))
+            for w in world.workspaces() for a in world.automations(short(w["name"]), show_deleted=True)
             for r in world.runs(short(w["name"]), short(a["name"]))]
 
 

@@ -36,9 +36,10 @@ def short(name: str) -> str:
 
 
 def truth_runs(world: World, workspace_id: str) -> RunKeys:
-    """Runs of the workspace's live automations (runs of deleted automations cannot be listed)."""
+    """Runs of the workspace's automations, deleted ones included."""
     return {(workspace_id, short(a["name"]), short(run["name"]))
-            for a in world.automations(workspace_id) for run in world.runs(workspace_id, short(a["name"]))}
+            for a in world.automations(workspace_id, show_deleted=True)
+            for run in world.runs(workspace_id, short(a["name"]))}
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The limit: fetch exactly the pages a kognitos-elt full backfill fetches, parse them, throw them away.
 
-Same URLs (page_size 1000, deleted automations listed but their runs skipped, the outputs of every
+Same URLs (page_size 1000, deleted automations listed with their runs, the outputs of every
 completed execution, both aggregates per workspace), the same bound on requests in flight, the same
 HTTP stack (one `httpx.Client`, worker threads) and the same parser (orjson). Nothing else: no rows, no
 schema, no files. Work is a LIFO queue of requests drained by `concurrency` threads, so the bound is
@@ -113,9 +113,8 @@ class Limit:
                                  "daily_run_aggregates"))
 
     def _on_automations(self, automations: list[Json], _: httpx.Response) -> None:
-        for automation in automations:
-            if "delete_time" not in automation:  # kognitos-elt lists no runs of deleted automations
-                self._submit(partial(self._list, "/" + automation["name"] + "/runs", {}, "runs", self._on_runs))
+        for automation in automations:  # deleted ones included, as kognitos-elt lists their runs too
+            self._submit(partial(self._list, "/" + automation["name"] + "/runs", {}, "runs", self._on_runs))
 
     def _on_runs(self, runs: list[Json], _: httpx.Response) -> None:
         for run in runs:

@@ -43,7 +43,8 @@ def peer_config(base_url: str, token: str, organization_id: str, today: date) ->
                 "path": f"me/organizations/{organization_id}/workspaces", "params": listing,
                 "data_selector": "user_workspaces"}},
             {"name": "automations", "endpoint": {
-                "path": "{resources.workspaces.name}/automations", "params": listing, "data_selector": "automations"}},
+                "path": "{resources.workspaces.name}/automations", "params": {**listing, "show_deleted": "true"},
+                "data_selector": "automations"}},
             {"name": "runs", "endpoint": {
                 "path": "{resources.automations.name}/runs", "params": listing, "data_selector": "runs"}},
             {"name": "run_events", "parallelized": True, "include_from_parent": ["name"], "endpoint": {

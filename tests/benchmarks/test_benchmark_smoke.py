@@ -19,12 +19,13 @@ SEED = 0
 
 
 def _truth() -> tuple[int, int]:
-    """Runs and events of the live automations, as the benchmark's simulator (same seed and scale) holds them."""
+    """Runs and events of every automation (deleted ones too), as the benchmark's simulator (same seed and scale)
+    holds them."""
     world = World(SimulatorSettings(seed=SEED, scale=SCALES[SCALE]))
     runs = events = 0
     for workspace in world.workspaces():
         workspace_id = workspace["name"].rsplit("/", 1)[-1]
-        for automation in world.automations(workspace_id):
+        for automation in world.automations(workspace_id, show_deleted=True):
             automation_id = automation["name"].rsplit("/", 1)[-1]
             for run in world.runs(workspace_id, automation_id):
                 runs += 1

@@ -168,7 +168,7 @@ def test_a_child_selected_without_its_parents_is_refused(simulator: RunningSimul
 
     assert not result.success
     (failure,) = result.get_step_failure_events()
-    assert "without their parent resource(s) ['automations']" in str(failure.event_specific_data)
+    assert "without their parent resource(s) ['automations', 'workspaces']" in failure.event_specific_data.error.message
     assert not warehouse.exists()
 
 

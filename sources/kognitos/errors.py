@@ -36,7 +36,8 @@ class KognitosError(Exception):
 
 
 class ConfigError(KognitosError, ValueError):
-    """A configuration value is missing or invalid; raised before any request is made."""
+    """A configuration value is missing or invalid: checked before any request, except ids that only the API can
+    confirm (an organization, workspace or automation that does not exist), which fail once they were looked up."""
 
     def __init__(self, key: str, problem: str, fix: str) -> None:
         self.key = key

@@ -50,7 +50,11 @@ DAILY_STATE_KEY = "series_loaded_until_v1"
 
 
 def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
-    """The configured workspaces, or every workspace the token can see in the organization."""
+    """The configured workspaces, or every workspace the token can see in the organization, in one page.
+
+    One page whatever their number, so that each child sees every workspace at once: `automations` can then tell
+    a configured automation id that exists nowhere from one in a workspace of a later page.
+    """
     org = config.organization_id
     if config.workspace_ids:
         rows = []
@@ -63,8 +67,8 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
         yield schema.WORKSPACES.page(rows)
         return
     try:
-        for page in client.pages(paths.user_workspaces(org), "user_workspaces", {"page_size": config.page_size}):
-            yield schema.WORKSPACES.page(workspace_row(ws, org) for ws in page)
+        listed = client.pages(paths.user_workspaces(org), "user_workspaces", {"page_size": config.page_size})
+        yield schema.WORKSPACES.page(workspace_row(ws, org) for page in listed for ws in page)
     except NotFoundError as error:
         error.args = (f"Organization {org!r} (from organization_id) was not found. {error}",)
         raise
@@ -78,7 +82,6 @@ def automations(workspaces_page: pa.Table, client: KognitosClient, config: Sourc
     for page in _pages(schema.AUTOMATIONS, batches):
         found.update(page["automation_id"].to_pylist())
         yield page
-    # Workspaces arrive in one page unless there are more than 1000 of them; then this check is per page.
     if missing := sorted(set(config.automation_ids) - found):
         raise ConfigError(
             "automation_ids",

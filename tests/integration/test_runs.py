@@ -115,6 +115,22 @@ def test_an_unknown_automation_id_fails_naming_it_and_loads_nothing(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0]
 
 
+def test_automation_ids_load_only_those_runs_even_when_their_workspace_is_on_a_later_page(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    workspaces = [short_id(w["name"]) for w in simulator.world.workspaces()]
+    assert len(workspaces) == 2
+    chosen = short_id(simulator.world.automations(workspaces[-1])[0]["name"])
+    simulator.requests.clear()
+
+    load(automation_ids=[chosen], page_size=1)  # one workspace per page: the chosen one is on the second
+
+    user_workspace_pages = [e for e in simulator.requests.entries if e[1].endswith("/workspaces")]
+    assert len(user_workspace_pages) == 2
+    truth = {key: value for key, value in truth_runs(simulator.world).items() if key[1] == chosen}
+    assert truth and loaded_runs(query) == truth
+
+
 def test_an_unknown_workspace_id_fails_naming_it(simulator: RunningSimulator, load: Loader) -> None:
     expected = re.escape("Workspace 'no-such-workspace' (from workspace_ids) was not found")
     with pytest.raises(NotFoundError, match=expected):

@@ -17,6 +17,7 @@ import email.utils
 import logging
 import operator
 import re
+import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,7 @@ class SimulatorApp:
             return
         if scope["type"] != "http":
             return
+        received = time.monotonic()
         method, path = scope["method"], scope["path"]
         query = Query(scope.get("query_string", b""))
         fault = self.faults.draw(path)
@@ -125,7 +127,7 @@ class SimulatorApp:
         if delay > 0:
             await asyncio.sleep(delay)
         if fault == "drop_connection":
-            self._log(method, path, query, NO_RESPONSE)
+            self.request_log.record(LoggedRequest(method, path, query.as_dict(), NO_RESPONSE, received))
             await drop_connection(send)
             return
         if fault in _FAULT_ERRORS:
@@ -134,7 +136,7 @@ class SimulatorApp:
             body = await _read_body(receive) if method == "POST" else b""
             authorization = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
             reply = self._dispatch(method, path, query, authorization, body)
-        self._log(method, path, query, reply.status)
+        self.request_log.record(LoggedRequest(method, path, query.as_dict(), reply.status, received))
         # The service's clock is the simulated one: clients that read `Date` (e.g. for "today") see world.now.
         date = email.utils.format_datetime(self.world.now, usegmt=True).encode()
         response_headers = [*_JSON_HEADERS, (b"date", date), *reply.headers]
@@ -152,9 +154,6 @@ class SimulatorApp:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    def _log(self, method: str, path: str, query: Query, status: int) -> None:
-        self.request_log.record(LoggedRequest(method, path, query.as_dict(), status))
 
     def _fault_reply(self, fault: FaultKind) -> Reply:
         code, message = _FAULT_ERRORS[fault]

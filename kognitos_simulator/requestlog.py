@@ -17,6 +17,8 @@ class LoggedRequest(NamedTuple):
     path: str
     query: dict[str, str]
     status: int
+    received: float = 0.0
+    """`time.monotonic()` when the request arrived: for tests of waits and rates."""
 
 
 class RequestLog:

@@ -167,13 +167,13 @@ class KognitosClient:
     def _attempt(
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
     ) -> JsonObject:
-        if self._pacer is not None:
-            self._pacer.wait()
         self.stats.add("requests")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s", method, self._describe(path, params))
         try:
             with self._in_flight:
+                if self._pacer is not None:  # paced once a request may go: a slot taken earlier could burst
+                    self._pacer.wait()
                 response = self._http.request(
                     method, path, params=params, content=orjson.dumps(body) if body is not None else None,
                     headers={"Content-Type": "application/json"} if body is not None else None,

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination.exceptions import UnknownDestinationModule
 
 from sources.kognitos import (
     ApiError,
@@ -55,6 +56,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
     (ConnectionSetupError, EXIT_CONFIG),
     (ConfigFieldMissingException, EXIT_CONFIG),
+    (UnknownDestinationModule, EXIT_CONFIG),
     (DuckDBPathError, EXIT_CONFIG),
     (DuckDBMemoryError, EXIT_CONFIG),
     (ResourceSelectionError, EXIT_CONFIG),

@@ -11,7 +11,17 @@ import duckdb
 import pytest
 
 from kognitos_simulator import RunningSimulator
-from pipelines.kognitos_pipeline import EXIT_AUTH, EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, duckdb_shell, main
+from pipelines.kognitos_pipeline import (
+    EXIT_API,
+    EXIT_AUTH,
+    EXIT_CONFIG,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_UNEXPECTED,
+    duckdb_shell,
+    main,
+)
 
 from ..integration.truth import truth_events, truth_runs
 
@@ -194,3 +204,43 @@ def test_without_a_terminal_the_load_prints_no_progress(
 
     err = capsys.readouterr().err
     assert "Extract:" not in err and "\r" not in err
+
+
+def test_an_unknown_destination_exits_2_saying_so(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--destination", "nosuchdest"]) == EXIT_CONFIG
+
+    assert "Destination 'nosuchdest'" in capsys.readouterr().err
+
+
+def test_an_unknown_workspace_exits_5_naming_it(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCES__KOGNITOS__WORKSPACE_IDS", '["no-such-workspace"]')
+
+    assert main(["run"]) == EXIT_API
+
+    assert "Workspace 'no-such-workspace' (from workspace_ids) was not found" in capsys.readouterr().err
+
+
+def test_a_service_that_stays_unavailable_exits_6_after_its_attempts(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "3")
+    configured.faults.unavailable_rate = 1.0
+
+    assert main(["run"]) == EXIT_UNAVAILABLE
+
+    assert "HTTP 503" in capsys.readouterr().err and len(configured.requests.entries) == 3
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_an_unexpected_error_exit_1(
+    configured: RunningSimulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "kognitos_elt.duckdb").write_text("not a database")
+
+    assert main(["run"]) == EXIT_UNEXPECTED
+
+    err = capsys.readouterr().err
+    assert "Unexpected error" in err and "not a valid DuckDB database file" in err and "--verbose" in err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import re
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -244,3 +246,55 @@ def test_a_file_that_is_not_a_duckdb_database_is_an_unexpected_error_exit_1(
 
     err = capsys.readouterr().err
     assert "Unexpected error" in err and "not a valid DuckDB database file" in err and "--verbose" in err
+
+
+def test_of_two_processes_racing_for_one_pipeline_the_second_exits_3_at_once_and_the_first_finishes(
+    configured: RunningSimulator, tmp_path: Path
+) -> None:
+    configured.faults.latency_seconds = 0.02  # the first load lasts a few seconds
+    command = [sys.executable, "-m", "pipelines.kognitos_pipeline", "run"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not configured.requests.entries:  # the first request comes after the lock is taken
+        assert first.poll() is None and time.monotonic() < deadline, "the first load never started"
+        time.sleep(0.01)
+    started = time.monotonic()
+
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert second.returncode == EXIT_LOCKED and "Another kognitos-elt load" in second.stderr
+    assert first.poll() is None, "the first load was still running when the second gave up"
+    assert time.monotonic() - started < 10
+    assert first.wait(timeout=120) == EXIT_OK
+    with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
+        (runs,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchone()  # type: ignore[misc]
+    assert runs == len(truth_runs(configured.world))
+
+
+def test_refresh_reloads_everything_even_rows_an_incremental_load_would_never_fetch_again(
+    configured: RunningSimulator, tmp_path: Path
+) -> None:
+    assert main(["run"]) == EXIT_OK
+    with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb")) as connection:
+        connection.execute("DELETE FROM kognitos.runs WHERE run_id IN (SELECT run_id FROM kognitos.runs LIMIT 5)")
+    configured.requests.clear()
+
+    assert main(["run", "--refresh"]) == EXIT_OK
+
+    with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
+        runs = connection.execute("SELECT workspace_id, automation_id, run_id FROM kognitos.runs").fetchall()
+    assert len(runs) == len(set(runs)) == len(truth_runs(configured.world))
+    listings = [e for e in configured.requests.entries if e.path.endswith("/runs")]
+    assert all("filter" not in e.query for e in listings), "a refreshed load lists every run from the start"
+
+
+def test_demo_loads_the_simulator_and_answers_its_example_queries(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    assert main(["demo"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    database = tmp_path / "kognitos_demo.duckdb"
+    assert f"Try it: {duckdb_shell()} -readonly {database}" in out
+    with duckdb.connect(str(database), read_only=True) as connection:
+        states = connection.execute("SELECT state, count(*) FROM kognitos.runs GROUP BY state").fetchall()
+    assert states and all(f"   {state} | {count}" in out for state, count in states)

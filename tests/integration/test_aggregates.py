@@ -104,3 +104,39 @@ def test_automation_totals_are_integers_with_short_ids_one_snapshot_a_day(
              for entry in simulator.world.automation_run_aggregates(ws)}
     assert {(ws, auto): (total, done) for ws, auto, total, done in rows} == truth
     assert len(rows) == len(truth)
+
+
+def test_start_date_bounds_a_first_load_of_runs_and_of_the_daily_series(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    world = simulator.world
+    start = world.now.date() - timedelta(days=5)
+
+    load(start_date=start.isoformat())
+
+    every_run = {(short(w["name"]), short(a["name"]), short(run["name"])): run["create_time"]
+                 for w in world.workspaces() for a in world.automations(short(w["name"]), show_deleted=True)
+                 for run in world.runs(short(w["name"]), short(a["name"]))}
+    expected = {key for key, created in every_run.items() if date.fromisoformat(created[:10]) >= start}
+    assert 0 < len(expected) < len(every_run)
+    assert set(query("SELECT workspace_id, automation_id, run_id FROM kognitos.runs")) == expected
+    days = sorted({day for _, day in loaded_days(query, "UTC")})
+    assert days[0] == start and days[-1] == world.now.date()
+
+
+def test_a_longer_lookback_requeries_those_days_and_no_more(
+    simulator: RunningSimulator, load: Loader
+) -> None:
+    load()
+    simulator.requests.clear()
+
+    load(daily_aggregates_lookback_days=5)
+
+    (request,) = [e for e in simulator.requests.entries if e.path.endswith(":dailyRunAggregates")][:1]
+    asked = (date(int(request.query["start_date.year"]), int(request.query["start_date.month"]),
+                  int(request.query["start_date.day"])),
+             date(int(request.query["end_date.year"]), int(request.query["end_date.month"]),
+                  int(request.query["end_date.day"])))
+    today = simulator.world.now.date()
+    # Five days back to today, and one more day on each side (the API does not say whether its range is inclusive).
+    assert asked == (today - timedelta(days=5), today + timedelta(days=1))

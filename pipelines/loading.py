@@ -19,6 +19,7 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kognitos import KognitosError, LoadStats, kognitos_source
+from sources.kognitos.errors import error_chain
 
 from .interrupted import finish_interrupted_loads
 from .progress import LIVE_PROGRESS, LoadProgress
@@ -121,14 +122,7 @@ class LoadSummary:
 
 def find_in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
     """The first exception of one of `kinds` in an error's chain: dlt wraps source errors in its own."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, kinds):
-            return current
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return None
+    return next((cause for cause in error_chain(error) if isinstance(cause, kinds)), None)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from .errors import (
     RetryableError,
     TransportError,
     config_key,
+    error_chain,
     error_for_status,
 )
 from .pacing import RequestPacer
@@ -266,7 +267,7 @@ def transport_failure(exc: httpx.TransportError, method: str, url: str, timeout:
     """What went wrong below HTTP, said so that a person knows what to check; retryable unless it cannot fix itself."""
     target = exc.request.url
     host = f"{target.host}:{target.port or (443 if target.scheme == 'https' else 80)}"
-    cause = next((error for error in _causes(exc) if isinstance(error, OSError)), None)
+    cause = next((error for error in error_chain(exc) if isinstance(error, OSError)), None)
     request = {"method": method, "url": url, "status": None}
     base_url = config_key("base_url")
     if isinstance(cause, ssl.SSLCertVerificationError):
@@ -294,12 +295,3 @@ def transport_failure(exc: httpx.TransportError, method: str, url: str, timeout:
         reason = f"the connection to {host} failed ({type(exc).__name__}: {exc or 'no detail'})"
         advice = "The connection dropped or the network failed; nothing was committed, so run the load again later."
     return TransportError(reason=reason, advice=advice, **request)
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

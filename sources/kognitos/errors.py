@@ -20,10 +20,20 @@ copy of the last attempt's, raised from it, so the chain keeps every cause down 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .settings import CONFIG_SECTION
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """An error and the errors behind it, as Python chains them and as dlt wraps them (in `.exception`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
 
 
 def config_key(key: str) -> str:

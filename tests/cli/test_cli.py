@@ -34,10 +34,12 @@ def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
     assert main(["run"]) == EXIT_OK
 
     out = capsys.readouterr().out
-    assert "Rows written:" in out and "Runs new:" in out and "API requests:" in out
+    runs, events = len(truth_runs(configured.world)), len(truth_events(configured.world))
+    assert f"runs {runs}," in out and f"run_events {events}," in out
+    assert f"Runs new: {runs}, runs updated: 0, API requests: {len(configured.requests.entries)}." in out
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
-        (runs,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchall()[0]
-    assert runs > 0
+        (loaded,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchall()[0]
+    assert loaded == runs
 
 
 def test_a_wrong_token_exits_4_with_the_config_key_and_never_the_token(

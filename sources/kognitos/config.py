@@ -29,7 +29,7 @@ class SourceConfig:
     max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS
     page_size: int = settings.MAX_PAGE_SIZE
     node_kinds: tuple[str, ...] = ()
-    """Only events of these node kinds (the API's `node_kind` filter); empty loads every event."""
+    """Only node events of these kinds (filtered here; events without a node are always kept); empty: all."""
     daily_aggregates_per_automation: bool = False
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
     max_requests_per_second: float | None = None

@@ -32,14 +32,9 @@ DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
 DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_limit": "128MB"}
-"""DuckDB's settings while loading: rows need no insertion order (DuckDB spills more without it), and a memory cap.
-
-Uncapped, DuckDB takes 80% of RAM: the load step of a 4.4 M-event backfill peaked at 1.4 GB. Under a cap, what
-grew with the backfill was dlt's deduplication of the staged runs and execution outputs (a window over the
-whole load; it failed under 96 MB at 200,000 runs): those tables skip it (`schema.UNIQUE_PER_LOAD`). Then the
-whole 4.4 M-event package loaded at 96 MB, jobs in parallel; the largest need left, the run_events merge, is
-~80 MB and grows slowly (72 MB at 0.5 M events). A backfill that still does not fit fails with
-`DuckDBMemoryError`, and `[destination.duckdb] memory_limit` raises the cap."""
+"""DuckDB's settings while loading: rows need no insertion order (DuckDB spills more without it), and a memory cap
+(uncapped, DuckDB takes 80% of RAM; what was measured is in docs/design.md, "DuckDB's memory while loading"). A
+load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises the cap."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 
 

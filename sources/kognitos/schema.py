@@ -42,9 +42,10 @@ def _json_default(value: Any) -> str:
 
 INSERT_ONLY: TWriteDispositionConfig = {"disposition": "merge", "strategy": "insert-only"}
 UNIQUE_PER_LOAD: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True}
-"""Merge rows a load never emits twice: dlt then skips deduplicating the staged rows, a window over the whole
-load whose memory grows with a backfill (DuckDB failed it under a 96 MB cap at 200,000 runs). Rows keep unique
-keys (an output name is a key of its execution's `outputs` map), so one emission means one row per key."""
+"""Merge rows a load never emits twice: dlt then skips deduplicating the staged rows, a window over the whole load
+whose memory grows with a backfill (docs/design.md). Rows keep unique keys (an output name is a key of its
+execution's `outputs` map), so one emission means one row per key; a copy job run again after a kill would stage
+them twice, which `pipelines/interrupted.py` prevents."""
 
 
 @dataclass(frozen=True)

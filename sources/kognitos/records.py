@@ -28,7 +28,7 @@ _ID_COLUMNS = {
 }
 
 
-def decode_value(value: Mapping[str, Any] | None) -> Any:
+def decode_or_keep(value: Mapping[str, Any] | None) -> Any:
     """values.decode_value, but a malformed value is kept as sent (with a warning) instead of failing the load."""
     try:
         return values.decode_value(value)
@@ -37,11 +37,11 @@ def decode_value(value: Mapping[str, Any] | None) -> Any:
         return dict(value) if value else None
 
 
-def decode_value_map(value_map: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def decode_map_or_keep(value_map: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """values.decode_value_map with the same fallback, value by value."""
     if value_map is None:
         return None
-    return {name: decode_value(value) for name, value in value_map.items()}
+    return {name: decode_or_keep(value) for name, value in value_map.items()}
 
 
 def short_id(name: str) -> str:
@@ -120,7 +120,7 @@ def automation_row(automation: Mapping[str, Any], organization_id: str, workspac
         "update_user_id": automation.get("update_user_id"),
         "publish_user_id": automation.get("publish_user_id"),
         "input_specs": automation.get("input_specs"),
-        "default_inputs": decode_value_map(automation.get("default_inputs")),
+        "default_inputs": decode_map_or_keep(automation.get("default_inputs")),
         "marked_outputs": automation.get("marked_outputs"),
         "connections": automation.get("connections"),
         "extra_fields": _extra_fields(automation, _AUTOMATION_FIELDS),
@@ -159,9 +159,9 @@ def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, aut
         "exception_description": details.get("description") if state == "awaiting_guidance" else None,
         "location_start_byte": _int(location.get("start_byte")),
         "location_end_byte": _int(location.get("end_byte")),
-        "outputs": decode_value_map(details.get("outputs")),
-        "user_inputs": decode_value_map(run.get("user_inputs")),
-        "inputs": decode_value_map((run.get("executable_steps") or {}).get("inputs")),
+        "outputs": decode_map_or_keep(details.get("outputs")),
+        "user_inputs": decode_map_or_keep(run.get("user_inputs")),
+        "inputs": decode_map_or_keep((run.get("executable_steps") or {}).get("inputs")),
         # Unknown states and unknown detail fields are kept rather than dropped (forward compatibility).
         "state_details": {k: v for k, v in details.items() if k not in known_details} or None,
         "stage": run.get("stage"),
@@ -186,10 +186,10 @@ def _decoded_payload(body: Mapping[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     for key, value in body.items():
         if key in _VALUE_MAPS:
-            payload[key] = decode_value_map(value)
+            payload[key] = decode_map_or_keep(value)
         elif key == "book_function_call" and isinstance(value, Mapping):
-            payload[key] = {**value, "inputs": decode_value_map(value.get("inputs")),
-                            "output": decode_value(value.get("output"))}
+            payload[key] = {**value, "inputs": decode_map_or_keep(value.get("inputs")),
+                            "output": decode_or_keep(value.get("output"))}
         else:
             payload[key] = value
     return payload
@@ -251,7 +251,7 @@ def execution_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: st
         {
             "execution_id": execution_id, "run_id": run["run_id"], "automation_id": run["automation_id"],
             "workspace_id": run["workspace_id"], "organization_id": run["organization_id"],
-            "output_name": name, "value": decode_value((output or {}).get("value")),
+            "output_name": name, "value": decode_or_keep((output or {}).get("value")),
             "value_type": value_type_name((output or {}).get("type")),
         }
         for name, output in (outputs.get("outputs") or {}).items()

@@ -183,3 +183,17 @@ def test_fields_the_api_starts_sending_are_kept_in_extra_fields() -> None:
 
     assert row["extra_fields"] == {"priority": "high", "labels": ["eu"]}
     assert run_row(run_with_state({"completed": {}}), "o1", "w9", "a1")["extra_fields"] is None
+
+
+def test_a_malformed_value_is_kept_as_sent_with_a_warning_and_the_others_decoded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    malformed = {"number": {"lo": "12.5"}}
+    run = run_with_state({"completed": {"outputs": {"bad": malformed, "good": {"text": "fine"}}}})
+
+    with caplog.at_level("WARNING", logger="sources.kognitos.records"):
+        row = run_row(run, "o1", "w9", "a1")
+
+    assert row["outputs"] == {"bad": malformed, "good": "fine"}
+    assert [record.getMessage() for record in caplog.records if "Kept a value as the API sent it" in
+            record.getMessage()] and "numeric string" in caplog.text

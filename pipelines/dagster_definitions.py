@@ -15,6 +15,7 @@ whose previous run has finished.
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations at definition time.
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from typing import Any, cast
 
 import dlt
@@ -55,6 +56,7 @@ from pipelines.loading import (
     PipelineLockedError,
     ResourceSelectionError,
     check_selection,
+    depth_first_extraction,
     duckdb_destination,
     find_in_chain,
     pipeline_lock,
@@ -93,8 +95,9 @@ def workspace_pipeline(workspace_id: str) -> dlt.Pipeline:
 def discover_workspace_ids() -> list[str]:
     """Workspaces to load: the configured `workspace_ids`, else every workspace the token can see."""
     found: list[str] = []
-    for page in kognitos_source().with_resources("workspaces"):
-        found.extend(page.column("workspace_id").to_pylist())
+    with ExitStack() as cleanup:
+        for page in kognitos_source(cleanup=cleanup).with_resources("workspaces"):
+            found.extend(page.column("workspace_id").to_pylist())
     return sorted(set(found))
 
 
@@ -160,9 +163,10 @@ def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltReso
     _check_selection(context)
     workspace_id = context.partition_key
     pipeline = workspace_pipeline(workspace_id)
-    source = kognitos_source(workspace_ids=[workspace_id])
     try:
-        with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+        with (pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name), depth_first_extraction(),
+              ExitStack() as cleanup):
+            source = kognitos_source(workspace_ids=[workspace_id], cleanup=cleanup)
             if finished := finish_interrupted_loads(pipeline):
                 context.log.info("Finished %d load package(s) an interrupted run of %s left", finished, workspace_id)
             yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)

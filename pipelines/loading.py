@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_li
 (uncapped, DuckDB takes 80% of RAM; what was measured is in docs/design.md, "DuckDB's memory while loading"). A
 load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises the cap."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
+EXTRACT_ORDER_SETTING = "extract.next_item_mode"
 
 
 class PipelineLockedError(RuntimeError):
@@ -147,6 +148,25 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
 
 
 @contextmanager
+def depth_first_extraction() -> Iterator[None]:
+    """For one load, have dlt finish a parent page's children before the next page, unless configured otherwise.
+
+    dlt starts a transformer generator per parent page and by default (`round_robin`) advances up to 20 of them
+    at once, each holding a page of rows: at 100,000 runs that was ~150 MB more than depth-first (`fifo`), which
+    costs nothing here as every generator shares the client's bounded pool of requests. The setting is
+    process-wide (a Dagster process runs other pipelines too), so it is put back when the load ends.
+    """
+    if dlt.config.get(EXTRACT_ORDER_SETTING) is not None:
+        yield
+        return
+    dlt.config[EXTRACT_ORDER_SETTING] = "fifo"
+    try:
+        yield
+    finally:
+        dlt.config[EXTRACT_ORDER_SETTING] = None
+
+
+@contextmanager
 def _actionable_step_errors() -> Iterator[None]:
     """Raise the error that says what to fix, keeping dlt's wrapper as its cause."""
     try:
@@ -202,10 +222,11 @@ def run_load(
         options["progress"] = live or progress
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
                             **options)
-    with pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors():
+    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(), depth_first_extraction(),
+          ExitStack() as cleanup):
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
         resumed = finish_interrupted_loads(pipeline)
-        source = kognitos_source(stats=stats, **(source_options or {}))
+        source = kognitos_source(stats=stats, cleanup=cleanup, **(source_options or {}))
         if resources:
             check_selection(source, resources)
             source = source.with_resources(*resources)

@@ -8,7 +8,8 @@ from typing import Any
 import dlt
 import pytest
 
-from sources.kognitos import EXTRACT_ORDER_SETTING, kognitos_source
+from pipelines.loading import EXTRACT_ORDER_SETTING, depth_first_extraction
+from sources.kognitos import kognitos_source
 from sources.kognitos.config import build_config
 from sources.kognitos.errors import ConfigError
 
@@ -65,15 +66,17 @@ def test_plain_http_is_allowed_to_loopback_or_when_opted_in() -> None:
     assert config(base_url="http://k.example.com", allow_insecure_http=True).base_url == "http://k.example.com"
 
 
-@pytest.mark.parametrize(("configured", "expected"), [(None, "fifo"), ("round_robin", "round_robin")])
-def test_source_asks_dlt_for_depth_first_extraction_unless_configured(
-    configured: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("configured", "during"), [(None, "fifo"), ("round_robin", "round_robin")])
+def test_a_load_extracts_depth_first_unless_configured_and_building_a_source_changes_no_setting(
+    configured: str | None, during: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Depth-first keeps one page of each table in memory; a user's own `[extract] next_item_mode` wins."""
     if configured:
         monkeypatch.setenv("EXTRACT__NEXT_ITEM_MODE", configured)
-    dlt.config[EXTRACT_ORDER_SETTING] = None  # forget what an earlier test's source set
 
     kognitos_source(access_token="token", organization_id="org", base_url="http://127.0.0.1:9")
+    assert dlt.config.get(EXTRACT_ORDER_SETTING) == configured
 
-    assert dlt.config.get(EXTRACT_ORDER_SETTING) == expected
+    with depth_first_extraction():
+        assert dlt.config.get(EXTRACT_ORDER_SETTING) == during
+    assert dlt.config.get(EXTRACT_ORDER_SETTING) == configured

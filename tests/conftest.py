@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
+
+settings.register_profile("kognitos", deadline=None)
+"""Property tests have no per-example deadline: timing is for the benchmarks, the machines here are noisy (a slow
+example would fail a run at random)."""
+settings.load_profile("kognitos")
 
 POSTGRES_DSN = os.environ.get("KOGNITOS_TEST_POSTGRES")
 REQUIRE_POSTGRES = bool(os.environ.get("KOGNITOS_REQUIRE_POSTGRES"))

@@ -11,7 +11,7 @@ import pytest
 from sources.kognitos import kognitos_source
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_CONFIGURATION = {"stats"}
+NOT_CONFIGURATION = {"stats", "cleanup"}
 OPTIONS = [name for name in inspect.signature(kognitos_source).parameters if name not in NOT_CONFIGURATION]
 
 

@@ -21,7 +21,7 @@ copy of the last attempt's, raised from it, so the chain keeps every cause down 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 from .settings import CONFIG_SECTION
 
@@ -60,6 +60,8 @@ class ApiError(KognitosError):
     """The Kognitos API answered a request with an error status."""
 
     action = "See the message above; retrying will not help."
+    subject: str | None = None
+    """What the request was for, in the user's terms (see `about`), said before the rest."""
 
     def __init__(
         self,
@@ -77,7 +79,22 @@ class ApiError(KognitosError):
         self.grpc_code = grpc_code
         self.api_message = api_message
         self.detail = detail
-        super().__init__(self.message())
+        super().__init__(self._text())
+
+    def about(self, subject: str) -> Self:
+        """This error, said about `subject` first (e.g. the configured id not found); raise it from this one."""
+        return self._copy(subject=subject)
+
+    def _copy(self, **changes: Any) -> Self:
+        """A copy with some attributes changed and its message built from them (keyword-only constructors defeat
+        copy.copy); the original stays as it was raised."""
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__, **changes)
+        copied.args = (copied._text(),)
+        return copied
+
+    def _text(self) -> str:
+        return f"{self.subject}. {self.message()}" if self.subject else self.message()
 
     def summary(self) -> str:
         """What failed, without the advice: for a log line about one attempt."""
@@ -135,12 +152,9 @@ class RetryableError(ApiError):
         self.attempts: int | None = None
         super().__init__(**kwargs)
 
-    def gave_up(self, attempts: int) -> RetryableError:
+    def gave_up(self, attempts: int) -> Self:
         """This failure as the error that ends the load after `attempts` attempts (raise it from this one)."""
-        final = type(self).__new__(type(self))  # a copy: keyword-only constructors defeat copy.copy
-        final.__dict__.update(self.__dict__, attempts=attempts)
-        final.args = (final.message(),)
-        return final
+        return self._copy(attempts=attempts)
 
     def message(self) -> str:
         gave_up = f" Gave up after {self.attempts} attempt(s)." if self.attempts else ""

@@ -62,16 +62,14 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
             try:
                 rows.append(workspace_row(client.get(paths.workspace(org, ws)), org))
             except NotFoundError as error:
-                error.args = (f"Workspace {ws!r} (from workspace_ids) was not found. {error}",)
-                raise
+                raise error.about(f"Workspace {ws!r} (from workspace_ids) was not found") from error
         yield schema.WORKSPACES.page(rows)
         return
     try:
         listed = client.pages(paths.user_workspaces(org), "user_workspaces", {"page_size": config.page_size})
         yield schema.WORKSPACES.page(workspace_row(ws, org) for page in listed for ws in page)
     except NotFoundError as error:
-        error.args = (f"Organization {org!r} (from organization_id) was not found. {error}",)
-        raise
+        raise error.about(f"Organization {org!r} (from organization_id) was not found") from error
 
 
 def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:

@@ -46,3 +46,14 @@ def test_a_body_that_is_not_rpc_status_still_gives_a_message() -> None:
 
     assert isinstance(error, ServerError) and error.retry_after == 2.0
     assert "HTTP 502" in str(error)
+
+
+def test_an_error_said_about_a_subject_starts_with_it_and_leaves_the_raised_one_as_it_was() -> None:
+    error = error_for_status(method="GET", url=URL, status=404, body={"code": 5, "message": "no such workspace"},
+                             retry_after=None)
+    raised = str(error)
+
+    said = error.about("Workspace 'w1' (from workspace_ids) was not found")
+
+    assert type(said) is NotFoundError and str(error) == raised
+    assert str(said) == f"Workspace 'w1' (from workspace_ids) was not found. {raised}"

@@ -90,20 +90,26 @@ def test_invalid_zone_fails_before_any_request_and_loads_nothing(
     assert not database.exists()
 
 
-def test_automation_totals_are_integers_with_short_ids_one_snapshot_a_day(
+def test_automation_totals_are_integers_with_short_ids_and_the_latest_snapshot_of_the_day_wins(
     simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
+    def totals() -> dict[tuple[str, str], tuple[int, int]]:
+        return {(ws, short(entry["automation_id"])): (int(entry["stats"]["total_runs"]),
+                                                     int(entry["stats"]["completed_runs"]))
+                for ws in (short(w["name"]) for w in simulator.world.workspaces())
+                for entry in simulator.world.automation_run_aggregates(ws)}
+
     load()
+    morning, day = totals(), simulator.world.now.date()
+    simulator.world.advance(timedelta(hours=8))
+    assert simulator.world.now.date() == day and totals() != morning, "runs moved on within the same day"
+
     load()
 
-    rows = query("SELECT workspace_id, automation_id, total_runs, completed_runs FROM "
+    rows = query("SELECT workspace_id, automation_id, total_runs, completed_runs, snapshot_date FROM "
                  "kognitos.automation_run_aggregates")
-    truth = {(ws, short(entry["automation_id"])): (int(entry["stats"]["total_runs"]),
-                                                  int(entry["stats"]["completed_runs"]))
-             for ws in (short(w["name"]) for w in simulator.world.workspaces())
-             for entry in simulator.world.automation_run_aggregates(ws)}
-    assert {(ws, auto): (total, done) for ws, auto, total, done in rows} == truth
-    assert len(rows) == len(truth)
+    assert {(ws, auto): (total, done) for ws, auto, total, done, _ in rows} == totals()
+    assert len(rows) == len(totals()) and {row[-1] for row in rows} == {day}
 
 
 def test_start_date_bounds_a_first_load_of_runs_and_of_the_daily_series(

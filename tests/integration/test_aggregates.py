@@ -68,14 +68,20 @@ def test_second_load_updates_today_and_yesterday_without_duplicates(
         assert {key: loaded[key] for key in truth} == truth, zone
 
 
-def test_per_automation_series_sum_to_the_workspace_series(simulator: RunningSimulator, load: Loader,
+def test_per_automation_series_equal_the_truth_and_sum_to_the_workspace_series(simulator: RunningSimulator, load: Loader,
                                                            query: Query) -> None:
     load(time_zones=["Asia/Kolkata"], daily_aggregates_per_automation=True)
 
+    automations = query("SELECT DISTINCT workspace_id, automation_id FROM kognitos.daily_run_aggregates "
+                        "WHERE automation_id <> '*'")
+    assert automations
+    for ws, auto in automations:
+        truth = {key: total for key, total in truth_days(simulator.world, "Asia/Kolkata", (auto,)).items()
+                 if key[0] == ws}
+        assert loaded_days(query, "Asia/Kolkata", auto) == truth, auto
     rows = query("SELECT workspace_id, date, sum(total_runs) FROM kognitos.daily_run_aggregates "
                  "WHERE automation_id <> '*' GROUP BY ALL")
-    per_automation = {(ws, day): total for ws, day, total in rows}
-    assert per_automation == loaded_days(query, "Asia/Kolkata")
+    assert {(ws, day): total for ws, day, total in rows} == loaded_days(query, "Asia/Kolkata")
 
 
 def test_invalid_zone_fails_before_any_request_and_loads_nothing(

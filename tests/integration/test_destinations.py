@@ -82,6 +82,10 @@ def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
     ).fetchall()
     truth = truth_runs(simulator.world)
     assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in latest} == truth
+    # Events are only ever appended once each, across both loads.
+    events = duckdb.sql(f"SELECT workspace_id, automation_id, run_id, event_index FROM read_parquet("
+                        f"{[str(f) for f in (lake / 'kognitos' / 'run_events').glob('*.parquet')]})").fetchall()
+    assert sorted(events) == sorted(truth_events(simulator.world))
 
 
 def _duckdb_settings(destination: Any) -> tuple[str, bool]:

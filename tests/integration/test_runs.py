@@ -160,3 +160,21 @@ def test_runs_of_deleted_automations_are_loaded_and_kept_when_the_service_stops_
     assert sorted(said) == sorted(f"Automation {auto} of workspace {ws} was deleted and the service no longer lists "
                                   "its runs; the runs loaded before stay as they were." for ws, auto in deleted)
     assert summary.stats.get("runs_new", 0) == 0
+
+
+def test_a_run_created_at_the_saved_cursors_instant_arriving_in_a_later_load_is_loaded_once(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    workspace = short_id(simulator.world.workspaces()[0]["name"])
+    automation = short_id(simulator.world.automations(workspace)[0]["name"])
+    (first,) = simulator.world.insert_runs(workspace, automation)  # the newest run: the cursor is its instant
+    load()
+    assert (workspace, automation, first) in loaded_runs(query)
+
+    (tie,) = simulator.world.insert_runs(workspace, automation)  # the clock has not moved: the same instant
+    created = {short_id(run["name"]): run["create_time"] for run in simulator.world.runs(workspace, automation)}
+    assert created[tie] == created[first]
+    summary = load()
+
+    assert summary.stats["runs_new"] == 1
+    assert loaded_runs(query) == truth_runs(simulator.world)

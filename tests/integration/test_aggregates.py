@@ -68,8 +68,9 @@ def test_second_load_updates_today_and_yesterday_without_duplicates(
         assert {key: loaded[key] for key in truth} == truth, zone
 
 
-def test_per_automation_series_equal_the_truth_and_sum_to_the_workspace_series(simulator: RunningSimulator, load: Loader,
-                                                           query: Query) -> None:
+def test_per_automation_series_equal_the_truth_and_sum_to_the_workspace_series(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
     load(time_zones=["Asia/Kolkata"], daily_aggregates_per_automation=True)
 
     automations = query("SELECT DISTINCT workspace_id, automation_id FROM kognitos.daily_run_aggregates "

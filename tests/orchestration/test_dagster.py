@@ -28,6 +28,8 @@ from pipelines import dagster_definitions as dd
 from sources.kognitos import AuthError, ConfigError
 from sources.kognitos.errors import ServerError
 
+from ..integration.truth import truth_runs as run_states
+
 RunKeys = set[tuple[str, str, str]]
 
 
@@ -114,12 +116,15 @@ def test_two_workspace_partitions_load_their_own_rows_with_their_own_state(
         cursors = state["runs"]["automations_v1"]
         assert cursors and all(key.startswith(f"{workspace_id}/") for key in cursors)
 
-    # A later run of one partition moves only that workspace, incrementally from its restored state.
+    # A later run of one partition moves only that workspace, incrementally from its restored state: it loads
+    # exactly the runs that are new or whose state moved.
     before_second = truth_runs(world, second)
+    before = {key: value for key, value in run_states(world).items() if key[0] == first}
     world.advance(timedelta(hours=6))
     result = load_partition(instance, first)
     assert loaded_runs(warehouse, first) == truth_runs(world, first)
-    assert rows_loaded(result, "runs") < len(truth_runs(world, first)), "the second load was not incremental"
+    moved = {key for key, value in run_states(world).items() if key[0] == first and before.get(key) != value}
+    assert 0 < rows_loaded(result, "runs") == len(moved) < len(truth_runs(world, first))
     assert loaded_runs(warehouse, second) == before_second != truth_runs(world, second)
 
 

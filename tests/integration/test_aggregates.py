@@ -4,38 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from kognitos_simulator import RunningSimulator, World
+from kognitos_simulator import RunningSimulator
 from sources.kognitos import ConfigError
 
 from .conftest import Loader, Query
+from .truth import short, truth_days
 
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
-HISTORY_DAYS = 365  # the documented default of a first load without start_date
-
-
-def short(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
-
-
-def truth_days(world: World, zone: str, automation_ids: tuple[str, ...] = ()) -> dict[tuple[str, date], int]:
-    """(workspace, day) -> runs created that local day, zeros included, over the first load's window."""
-    end = world.now.astimezone(ZoneInfo(zone)).date()
-    start = end - timedelta(days=HISTORY_DAYS)
-    truth = {}
-    for workspace in world.workspaces():
-        ws = short(workspace["name"])
-        counts = {date.fromisoformat(entry["date"]): entry["stats"]["total_runs"]
-                  for entry in world.daily_run_aggregates(ws, zone, start, end, automation_ids)}
-        for offset in range((end - start).days + 1):
-            day = start + timedelta(days=offset)
-            truth[(ws, day)] = counts.get(day, 0)
-    return truth
-
-
 def loaded_days(query: Query, zone: str, automation_id: str = "*") -> dict[tuple[str, date], int]:
     rows = query("SELECT workspace_id, date, total_runs FROM kognitos.daily_run_aggregates "
                  f"WHERE time_zone = '{zone}' AND automation_id = '{automation_id}'")

@@ -23,7 +23,7 @@ from pipelines.loading import (
     run_load,
 )
 
-from .truth import truth_events, truth_runs
+from .truth import truth_days, truth_events, truth_runs
 
 
 def source_options(simulator: RunningSimulator) -> dict[str, Any]:
@@ -50,11 +50,15 @@ def test_postgres_holds_the_truth_with_its_types_after_two_loads(
         types = {(table, column): kind for table, column, kind in cursor.fetchall()}
         cursor.execute(f"SELECT workspace_id, automation_id, run_id, event_index FROM {dataset}.run_events")
         events = cursor.fetchall()
+        cursor.execute(f"SELECT workspace_id, date, total_runs FROM {dataset}.daily_run_aggregates "
+                       "WHERE time_zone = 'UTC' AND automation_id = '*'")
+        days = {(ws, day): total for ws, day, total in cursor.fetchall()}
         cursor.execute(f"DROP SCHEMA {dataset} CASCADE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
     assert {(ws, auto, run): (state, updated) for ws, auto, run, state, updated in rows} == truth_runs(simulator.world)
     assert len(rows) == len(truth_runs(simulator.world))
     assert sorted(events) == sorted(truth_events(simulator.world))
+    assert days == truth_days(simulator.world, "UTC")
     assert types[("runs", "create_time")] == "timestamp with time zone"
     assert types[("runs", "location_start_byte")] == "bigint"
     assert types[("runs", "outputs")] == "jsonb"

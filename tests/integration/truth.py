@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kognitos_simulator import World
 
@@ -79,3 +80,21 @@ def loaded_events(query: Query) -> dict[tuple[str, str, str, int], tuple[str, st
     loaded = {(ws, auto, run, index): (kind, journal) for ws, auto, run, index, kind, journal in rows}
     assert len(loaded) == len(rows), "an event was loaded twice"
     return loaded
+
+
+HISTORY_DAYS = 365  # the documented default of a first load without start_date
+
+
+def truth_days(world: World, zone: str, automation_ids: tuple[str, ...] = ()) -> dict[tuple[str, date], int]:
+    """(workspace, day) -> runs created that local day, zeros included, over the first load's window."""
+    end = world.now.astimezone(ZoneInfo(zone)).date()
+    start = end - timedelta(days=HISTORY_DAYS)
+    truth = {}
+    for workspace in world.workspaces():
+        ws = short(workspace["name"])
+        counts = {date.fromisoformat(entry["date"]): entry["stats"]["total_runs"]
+                  for entry in world.daily_run_aggregates(ws, zone, start, end, automation_ids)}
+        for offset in range((end - start).days + 1):
+            day = start + timedelta(days=offset)
+            truth[(ws, day)] = counts.get(day, 0)
+    return truth

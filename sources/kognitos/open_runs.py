@@ -19,9 +19,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .schema import TERMINAL_RUN_STATES
+
+
+class OpenRun(NamedTuple):
+    """A run last seen in a non-terminal state (kept in state as a JSON list in this order)."""
+
+    create_key: str
+    ordinal: int
+    """Its position in the automation's creation order: what re-listing back to it would cost."""
+    update_key: str
 
 
 @dataclass(frozen=True)
@@ -44,8 +53,8 @@ class RunTracker:
     cursor: str | None = None
     at_cursor: set[str] = field(default_factory=set)
     count: int = 0
-    open: dict[str, tuple[str, int, str]] = field(default_factory=dict)
-    """run id -> (create_time key, ordinal, update_time key) of runs last seen open."""
+    open: dict[str, OpenRun] = field(default_factory=dict)
+    """Runs last seen open, by run id."""
     updated_count: int = 0
     """Open runs whose changed state this load re-loads."""
     _seen: dict[str, str] = field(default_factory=dict)
@@ -62,24 +71,24 @@ class RunTracker:
             cursor=saved.get("cursor"),
             at_cursor=set(saved.get("at_cursor", ())),
             count=int(saved.get("count", 0)),
-            open={run_id: (v[0], int(v[1]), v[2]) for run_id, v in saved.get("open", {}).items()},
+            open={run_id: OpenRun(create_key, int(ordinal), update_key)
+                  for run_id, (create_key, ordinal, update_key) in saved.get("open", {}).items()},
         )
 
     def plan(self, start_key: str | None, page_size: int) -> RefreshPlan:
         """Choose how far back to list so that listing plus Get Runs costs the fewest requests."""
         lower = self.cursor if self.cursor is not None else start_key
-        newest_first = sorted(self.open.items(), key=lambda item: item[1][1], reverse=True)
+        newest_first = sorted(self.open.items(), key=lambda item: item[1].ordinal, reverse=True)
         best_cost, best_i = len(newest_first), 0
-        for i, (_, (_, ordinal, _)) in enumerate(newest_first, start=1):
-            pages = math.ceil((self.count - ordinal + 1) / page_size)
+        for i, (_, run) in enumerate(newest_first, start=1):
+            pages = math.ceil((self.count - run.ordinal + 1) / page_size)
             cost = (pages - 1) + (len(newest_first) - i)
             if cost < best_cost:
                 best_cost, best_i = cost, i
         if best_i:
-            oldest_listed = min(create for _, (create, _, _) in newest_first[:best_i])
+            oldest_listed = min(run.create_key for _, run in newest_first[:best_i])
             lower = oldest_listed if lower is None else min(lower, oldest_listed)
-        get_ids = tuple(run_id for run_id, (create, _, _) in newest_first
-                        if lower is None or create < lower)
+        get_ids = tuple(run_id for run_id, run in newest_first if lower is None or run.create_key < lower)
         return RefreshPlan(lower, get_ids)
 
     def accept(self, run_id: str, create_key: str, update_key: str, state: str | None) -> bool:
@@ -91,7 +100,7 @@ class RunTracker:
             # Listed twice in one load (pages shift when runs arrive while paginating): load it once.
             # If it changed in between, remember the loaded version so the next load refreshes it.
             if self._seen[run_id] != update_key and run_id in self.open:
-                self.open[run_id] = (*self.open[run_id][:2], self._seen[run_id])
+                self.open[run_id] = self.open[run_id]._replace(update_key=self._seen[run_id])
             return False
         self._seen[run_id] = update_key
         if is_new:
@@ -103,12 +112,12 @@ class RunTracker:
             elif create_key == self._newest:
                 self._at_newest.add(run_id)
             return True
-        if self.open[run_id][2] == update_key:
+        if self.open[run_id].update_key == update_key:
             return False
         if state in TERMINAL_RUN_STATES:
             del self.open[run_id]
         else:
-            self.open[run_id] = (*self.open[run_id][:2], update_key)
+            self.open[run_id] = self.open[run_id]._replace(update_key=update_key)
         self.updated_count += 1
         return True
 
@@ -119,9 +128,9 @@ class RunTracker:
 
     def unseen_open(self, plan: RefreshPlan) -> list[str]:
         """Open runs the listing should have returned but did not: refresh them by Get Run instead."""
-        return [run_id for run_id, (create, _, _) in self.open.items()
+        return [run_id for run_id, run in self.open.items()
                 if run_id not in self._seen and run_id not in plan.get_run_ids
-                and plan.list_from is not None and create >= plan.list_from]
+                and plan.list_from is not None and run.create_key >= plan.list_from]
 
     def forget(self, run_id: str) -> None:
         """The run no longer exists (404): stop tracking it."""
@@ -141,7 +150,7 @@ class RunTracker:
                 self.at_cursor |= self._at_newest
         # New runs were accepted newest first, so the k-th accepted is the (count + new - k)-th created.
         for run_id, create_key, update_key, k in self._new_open:
-            self.open[run_id] = (create_key, self.count + self._new_count - k, update_key)
+            self.open[run_id] = OpenRun(create_key, self.count + self._new_count - k, update_key)
         self.count += self._new_count
         return {
             "cursor": self.cursor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sources.kognitos.open_runs import RunTracker
+from sources.kognitos.open_runs import OpenRun, RunTracker
 
 
 def key(second: int, nanos: int = 0) -> str:
@@ -66,7 +66,7 @@ def test_plan_picks_whichever_refresh_costs_fewer_requests(
 ) -> None:
     tracker = RunTracker(cursor=key(59), count=runs_since_oldest_open + 1000)
     for i in range(open_runs):
-        tracker.open[f"o{i}"] = (key(10, i), 1000 + i, key(10, i))
+        tracker.open[f"o{i}"] = OpenRun(key(10, i), 1000 + i, key(10, i))
 
     plan = tracker.plan(None, 1000)
 
@@ -78,9 +78,9 @@ def test_plan_picks_whichever_refresh_costs_fewer_requests(
 
 def test_plan_mixes_relisting_recent_open_runs_with_get_run_for_an_old_one() -> None:
     tracker = RunTracker(cursor=key(59), count=100_000)
-    tracker.open["old"] = (key(1), 10, key(1))
+    tracker.open["old"] = OpenRun(key(1), 10, key(1))
     for i in range(20):
-        tracker.open[f"new{i}"] = (key(50, i), 99_900 + i, key(50, i))
+        tracker.open[f"new{i}"] = OpenRun(key(50, i), 99_900 + i, key(50, i))
 
     plan = tracker.plan(None, 1000)
 
@@ -91,7 +91,7 @@ def test_plan_mixes_relisting_recent_open_runs_with_get_run_for_an_old_one() -> 
 def test_open_runs_missing_from_the_relisting_are_fetched_one_by_one() -> None:
     tracker = RunTracker(cursor=key(59), count=10)
     for i in range(5):
-        tracker.open[f"o{i}"] = (key(50, i), 5 + i, key(50, i))
+        tracker.open[f"o{i}"] = OpenRun(key(50, i), 5 + i, key(50, i))
     plan = tracker.plan(None, 1000)
     for i in range(4):
         tracker.accept(f"o{i}", key(50, i), key(50, i), "executing")

@@ -90,6 +90,14 @@ def test_a_parquet_lake_keeps_every_version_and_its_latest_equals_the_truth(
     events = duckdb.sql(f"SELECT workspace_id, automation_id, run_id, event_index FROM read_parquet("
                         f"{[str(f) for f in (lake / 'kognitos' / 'run_events').glob('*.parquet')]})").fetchall()
     assert sorted(events) == sorted(truth_events(simulator.world))
+    # Daily aggregates: the later load re-sends its lookback days; each day's latest row equals the truth.
+    days = duckdb.sql(
+        f"SELECT workspace_id, date, total_runs FROM read_parquet("
+        f"{[str(f) for f in (lake / 'kognitos' / 'daily_run_aggregates').glob('*.parquet')]}, filename = true) "
+        "WHERE time_zone = 'UTC' AND automation_id = '*' QUALIFY row_number() OVER "
+        "(PARTITION BY workspace_id, date ORDER BY filename DESC) = 1"
+    ).fetchall()
+    assert {(ws, day): total for ws, day, total in days} == truth_days(simulator.world, "UTC")
 
 
 def _duckdb_settings(destination: Any) -> tuple[str, bool]:

@@ -115,7 +115,7 @@ def kognitos_source(
     workspaces = dlt.resource(resources.workspaces, **schema.WORKSPACES.hints())(client, config)
     automations = dlt.transformer(
         resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)
-    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config, stats)
+    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config)
     run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config)
     execution_outputs = dlt.transformer(
         resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client)

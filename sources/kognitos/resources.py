@@ -38,7 +38,6 @@ from .records import (
     workspace_row,
 )
 from .settings import ROWS_PER_PAGE, WORKSPACE_WIDE
-from .stats import LoadStats
 from .timestamps import timestamp_key
 
 logger = logging.getLogger(__name__)
@@ -100,9 +99,7 @@ def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> I
             yield rows
 
 
-def runs(
-    automations_page: pa.Table, client: KognitosClient, config: SourceConfig, stats: LoadStats
-) -> Iterator[pa.Table]:
+def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
     state: dict[str, Any] = dlt.current.resource_state().setdefault(RUNS_STATE_KEY, {})
 
@@ -111,10 +108,10 @@ def runs(
             key = f"{automation['workspace_id']}/{automation['automation_id']}"
             tracker = RunTracker.from_state(state.get(key))
             for batch in _automation_runs(automation, tracker, client, config):
-                stats.add("runs_listed", len(batch))
+                client.stats.add("runs_listed", len(batch))
                 yield batch
-            stats.add("runs_new", tracker.new_count)
-            stats.add("runs_updated", tracker.updated_count)
+            client.stats.add("runs_new", tracker.new_count)
+            client.stats.add("runs_updated", tracker.updated_count)
             state[key] = tracker.to_state()
 
     yield from _pages(schema.RUNS, rows())
@@ -182,7 +179,7 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
         index = 0
         for page in client.pages(path, "run_events", params):
             if kinds:
-                page = [event for event in page if node_kind(event) in kinds or node_kind(event) is None]
+                page = [event for event in page if (kind := node_kind(event)) is None or kind in kinds]
             rows.extend(event_row(event, run, index + i) for i, event in enumerate(page) if index + i >= skip)
             index += len(page)
         return run, index, rows

@@ -1,4 +1,4 @@
-"""The `kognitos-elt` command: run (the cron/analyst load), demo (simulator -> DuckDB), simulator."""
+"""The `kognitos-elt` command: run (the cron/analyst load), models, status, demo (simulator -> DuckDB), simulator."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from .loading import (
     find_in_chain,
     run_load,
 )
+from .models import ModelsError, analytics_schema, build_and_test
 from .progress import LIVE_PROGRESS
 from .status import status_lines
 
@@ -49,6 +50,7 @@ EXIT_LOCKED = 3
 EXIT_AUTH = 4
 EXIT_API = 5
 EXIT_UNAVAILABLE = 6
+EXIT_MODELS = 7
 EXIT_INTERRUPTED = 130
 
 # Most specific first: the first class an error is an instance of decides the exit code.
@@ -66,22 +68,34 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (InvalidRequestError, EXIT_API),
     (RetryableError, EXIT_UNAVAILABLE),
     (ApiError, EXIT_API),
+    (ModelsError, EXIT_MODELS),
     (KeyboardInterrupt, EXIT_INTERRUPTED),
 )
 
 DEMO_QUERIES = (
-    ("Runs per state", "SELECT state, count(*) AS runs FROM kognitos.runs GROUP BY state ORDER BY runs DESC"),
     (
-        "Busiest automations",
-        "SELECT w.title AS workspace, a.display_name AS automation, count(*) AS runs, "
-        "count(*) FILTER (WHERE r.state = 'failed') AS failed FROM kognitos.runs r "
-        "JOIN kognitos.automations a USING (workspace_id, automation_id) JOIN kognitos.workspaces w "
-        "USING (workspace_id) GROUP BY ALL ORDER BY runs DESC LIMIT 5",
+        "How each automation is doing (last 30 days before the last load)",
+        "SELECT automation_display_name AS automation, runs_last_30_days AS runs, "
+        "round(100 * success_rate_last_30_days, 1) AS success_pct, round(median_duration_seconds, 1) AS median_s, "
+        "open_runs, awaiting_guidance_now AS awaiting FROM {analytics}.automation_health "
+        "ORDER BY runs_last_30_days DESC LIMIT 5",
+    ),
+    (
+        "Why runs fail",
+        "SELECT workspace_title AS workspace, automation_display_name AS automation, error_description, failures, "
+        "last_seen "
+        "FROM {analytics}.failure_reasons ORDER BY failures DESC LIMIT 5",
     ),
     (
         "Runs waiting for a human",
-        "SELECT run_id, create_time, exception_description FROM kognitos.runs "
-        "WHERE state = 'awaiting_guidance' ORDER BY create_time LIMIT 5",
+        "SELECT automation_display_name AS automation, round(in_state_seconds / 3600, 1) AS waiting_hours, "
+        "exception_description FROM {analytics}.open_runs WHERE waits_for_human ORDER BY in_state_seconds DESC LIMIT 5",
+    ),
+    (
+        "Slowest steps",
+        "SELECT coalesce(book_name || '.' || function_name, node_kind) AS step, count(*) AS executions, "
+        "round(median(duration_ms)) AS median_ms FROM {analytics}.node_timings GROUP BY ALL "
+        "ORDER BY median_ms DESC LIMIT 5",
     ),
 )
 
@@ -110,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             print("\n".join(status_lines(args.pipeline_name, args.pipelines_dir)))
             return EXIT_OK
+        if args.command == "models":
+            print(build_and_test(args.pipeline_name, args.pipelines_dir).line())
+            return EXIT_OK
         return _run(args)
     except BaseException as error:  # noqa: BLE001 - every failure becomes one paragraph and an exit code
         return _report_failure(error, args.verbose)
@@ -135,10 +152,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     run.add_argument("--resources", help="comma-separated resources to load (default: all)")
     run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
-    status = commands.add_parser("status", help="when each table last loaded, row counts, cursors and open runs")
-    status.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
-    status.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
-    status.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    run.add_argument("--no-models", dest="models", action="store_false",
+                     help="do not build the analytics models after the load")
+    for name, help_text in (
+        ("status", "when each table last loaded, row counts, cursors and open runs"),
+        ("models", "build and test the analytics models in the destination of the last load"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
+        command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
+        command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     commands.add_parser("simulator", help="serve the Kognitos API simulator (see `simulator --help`)",
                         add_help=False)
     return parser
@@ -156,9 +179,11 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_load(
         destination=destination, dataset_name=args.dataset_name, pipeline_name=args.pipeline_name,
         pipelines_dir=args.pipelines_dir, resources=_split(args.resources), refresh=args.refresh,
-        progress=_progress(args),
+        progress=_progress(args), models=args.models,
     )
     print("\n".join(summary.lines()))
+    if summary.models_failure:
+        raise summary.models_failure
     return EXIT_OK
 
 
@@ -184,7 +209,7 @@ def _print_examples(summary: LoadSummary, database: Path, dataset_name: str) -> 
     print(f"\nTry it: {duckdb_shell()} -readonly {database}")
     with duckdb.connect(str(database), read_only=True) as connection:
         for title, sql in DEMO_QUERIES:
-            sql = sql.replace("kognitos.", f"{dataset_name}.")
+            sql = sql.format(analytics=analytics_schema(dataset_name))
             print(f"\n-- {title}\n{sql};")
             for row in connection.sql(sql).fetchall():
                 print("   " + " | ".join(str(value) for value in row))

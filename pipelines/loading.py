@@ -22,6 +22,7 @@ from sources.kognitos import KognitosError, LoadStats, kognitos_source
 from sources.kognitos.errors import error_chain
 
 from .interrupted import finish_interrupted_loads
+from .models import ModelsError, ModelsOutcome, drop_models, loads_every_automation, refresh_after_load
 from .progress import LIVE_PROGRESS, LoadProgress
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class LoadSummary:
     dataset_name: str
     load_info: LoadInfo | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    models: ModelsOutcome | None = None
+    models_failure: ModelsError | None = None
+    """The models could not be built after a load that is committed: the caller reports it after the summary."""
 
     def lines(self) -> list[str]:
         out = [f"Loaded into {self.destination}, dataset {self.dataset_name!r} in {self.seconds:.1f}s.", *self.notes]
@@ -113,6 +117,8 @@ class LoadSummary:
             f"Runs new: {self.stats.get('runs_new', 0)}, runs updated: {self.stats.get('runs_updated', 0)}, "
             f"API requests: {self.stats.get('requests', 0)}."
         )
+        if self.models:
+            out.append(self.models.line())
         return out
 
 
@@ -209,8 +215,10 @@ def run_load(
     progress: str | None = None,
     source_options: dict[str, Any] | None = None,
     loader_file_format: str | None = None,
+    models: bool = True,
 ) -> LoadSummary:
-    """Finish what an interrupted load left, then load what is new, holding the pipeline's lock.
+    """Finish what an interrupted load left, load what is new, then bring the analytics models up to date
+    (`models=False` skips them), holding the pipeline's lock throughout.
 
     `progress` is "live" (pipelines/progress.py, for a terminal) or the name of one of dlt's displays.
     """
@@ -232,8 +240,16 @@ def run_load(
             source = source.with_resources(*resources)
         if live and "run_events" not in source.selected_resources:
             live.runs_counter = "runs_listed"
+        if refresh:
+            drop_models(pipeline)
         info = pipeline.run(source, refresh="drop_sources" if refresh else None,
                             loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        outcome, failure = None, None
+        if models:
+            try:
+                outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options))
+            except ModelsError as error:
+                failure = error
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
@@ -243,6 +259,7 @@ def run_load(
     return LoadSummary(
         rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
         destination=destination, dataset_name=dataset_name, load_info=info, notes=_where_duckdb_is(destination),
+        models=outcome, models_failure=failure,
     )
 
 

@@ -1,0 +1,181 @@
+"""The analytics models (the dbt project in `kognitos_analytics/`), built in the destination a load wrote to.
+
+dbt runs in its own process: its imports and memory stay out of the loader's, and one invocation costs ~3 s, so
+`kognitos-elt run` invokes it only when the models would change: the models are views (current by themselves
+as rows arrive) and a fingerprint of what they are built from is kept beside them in `build_info`.
+The dbt profile is written here from the dlt destination's own credentials (dlt's dbt runner writes one that
+loads DuckDB's `httpfs` extension, which DuckDB downloads at run time); secrets reach dbt only through
+`DBT_ENV_SECRET_*` variables, which dbt scrubs from its logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from kognitos_analytics import PROJECT_DIR
+
+logger = logging.getLogger(__name__)
+
+PROFILE_NAME = "kognitos_analytics"
+"""The profile the project names in dbt_project.yml."""
+ANALYTICS_SCHEMA_SUFFIX = "_analytics"
+"""dbt puts the models in `<target schema>_<custom schema>`: the project's custom schema is `analytics`."""
+BUILD_INFO_TABLE = "build_info"
+SOURCE_TABLES = ("workspaces", "automations", "runs", "run_events", "daily_run_aggregates",
+                 "automation_run_aggregates")
+"""The loaded tables the models read: without one of them the models cannot be built."""
+PASSWORD_VARIABLE = "DBT_ENV_SECRET_KOGNITOS_PASSWORD"
+SUPPORTED_DESTINATIONS = ("duckdb", "postgres")
+"""Destinations whose dbt adapter this project installs; others can use the project as a dbt package."""
+DBT_OUTPUT_TAIL = 25
+"""dbt's last lines kept for an error message: its summary of what failed."""
+
+
+class ModelsError(RuntimeError):
+    """dbt could not build or test the models; the load before it is committed."""
+
+
+@dataclass
+class ModelsOutcome:
+    """What happened to the models after a load, for the summary."""
+
+    built: bool
+    message: str
+    seconds: float = 0.0
+    dbt_summary: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        timing = f" in {self.seconds:.1f}s" if self.built else ""
+        return f"Analytics models: {self.message}{timing}."
+
+
+def analytics_schema(dataset_name: str) -> str:
+    return f"{dataset_name}{ANALYTICS_SCHEMA_SUFFIX}"
+
+
+def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool) -> ModelsOutcome:
+    """Build the models when they are missing or what they are built from changed; otherwise do nothing."""
+    destination = pipeline.destination.destination_name if pipeline.destination else ""
+    if destination not in SUPPORTED_DESTINATIONS:
+        return ModelsOutcome(False, f"not built on {destination or 'no destination'} (built on "
+                                    f"{' and '.join(SUPPORTED_DESTINATIONS)}; elsewhere add the dbt package, README)")
+    present, built_from = _destination_facts(pipeline)
+    if missing := [table for table in SOURCE_TABLES if table not in present]:
+        return ModelsOutcome(False, f"not built yet: they need the table(s) {', '.join(missing)}, not loaded so far")
+    variables = model_variables(pipeline, all_automations=all_automations)
+    if built_from == variables["kognitos_build_fingerprint"]:
+        return ModelsOutcome(False, f"current in {analytics_schema(pipeline.dataset_name)} (views: nothing to rebuild)")
+    return run_dbt(pipeline, "run", variables)
+
+
+def model_variables(pipeline: dlt.Pipeline, *, all_automations: bool) -> dict[str, Any]:
+    """The dbt vars of a build, with the fingerprint of everything the built models depend on."""
+    variables: dict[str, Any] = {"kognitos_schema": pipeline.dataset_name,
+                                 "kognitos_all_automations": all_automations}
+    digest = hashlib.sha256()
+    for path in sorted(PROJECT_DIR.rglob("*")):
+        if path.suffix in (".sql", ".yml"):
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps([variables, version("dbt-core"), pipeline.default_schema.version_hash]).encode())
+    variables["kognitos_build_fingerprint"] = digest.hexdigest()
+    return variables
+
+
+def run_dbt(pipeline: dlt.Pipeline, command: str, variables: dict[str, Any]) -> ModelsOutcome:
+    """`dbt run` or `dbt build` (run and test) in a child process; `ModelsError` with dbt's own words if it fails."""
+    started = time.monotonic()
+    target, secrets = dbt_profile(pipeline)
+    work_dir = Path(pipeline.working_dir) / "dbt"
+    with tempfile.TemporaryDirectory(prefix="kognitos-dbt-") as profiles_dir:
+        profile = {PROFILE_NAME: {"target": "kognitos", "outputs": {"kognitos": target}}}
+        Path(profiles_dir, "profiles.yml").write_text(json.dumps(profile))  # JSON is YAML
+        arguments = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", command,
+                     "--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir,
+                     "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
+                     "--vars", json.dumps(variables), "--no-use-colors"]
+        environment = {**os.environ, **secrets, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        logger.info("Building the analytics models: dbt %s into %s", command, analytics_schema(pipeline.dataset_name))
+        finished = subprocess.run(arguments, env=environment, capture_output=True, text=True, check=False)
+    lines = finished.stdout.splitlines()
+    for line in lines:
+        logger.debug("dbt: %s", line)
+    if finished.returncode != 0:
+        detail = "\n".join(lines[-DBT_OUTPUT_TAIL:] or finished.stderr.splitlines()[-DBT_OUTPUT_TAIL:])
+        raise ModelsError(
+            f"dbt {command} of the analytics models failed (exit {finished.returncode}); the load itself is "
+            f"committed. dbt said:\n{detail}\nLogs: {work_dir / 'logs'}. Fix and run `kognitos-elt models`."
+        )
+    summary = [line.split("  ", 1)[-1].strip() for line in lines if "Done. PASS=" in line or "Finished running" in line]
+    what = "built and tested" if command == "build" else "built"
+    return ModelsOutcome(True, f"{what} in {analytics_schema(pipeline.dataset_name)}",
+                         time.monotonic() - started, summary)
+
+
+def dbt_profile(pipeline: dlt.Pipeline) -> tuple[dict[str, Any], dict[str, str]]:
+    """The dbt target for the pipeline's destination, and the environment holding its secrets."""
+    with pipeline.destination_client() as client:
+        credentials: Any = client.config.credentials  # type: ignore[attr-defined]
+    common = {"schema": pipeline.dataset_name, "threads": 2}
+    if pipeline.destination.destination_name == "duckdb":
+        return {"type": "duckdb", "path": str(Path(credentials.database).resolve()), **common}, {}
+    target = {"type": "postgres", "host": credentials.host, "port": int(credentials.port or 5432),
+              "user": credentials.username, "dbname": credentials.database,
+              "password": "{{ env_var('" + PASSWORD_VARIABLE + "') }}", **common}
+    if sslmode := (credentials.query or {}).get("sslmode"):
+        target["sslmode"] = sslmode
+    return target, {PASSWORD_VARIABLE: str(credentials.password or "")}
+
+
+def drop_models(pipeline: dlt.Pipeline) -> None:
+    """Drop the models' schema: dlt's `--refresh` drops the loaded tables, which PostgreSQL refuses under views."""
+    if not pipeline.destination or pipeline.destination.destination_name not in SUPPORTED_DESTINATIONS:
+        return
+    with pipeline.sql_client() as client:
+        schema = client.capabilities.escape_identifier(analytics_schema(pipeline.dataset_name))
+        client.execute_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _destination_facts(pipeline: dlt.Pipeline) -> tuple[set[str], str | None]:
+    """The loaded tables present in the destination, and the fingerprint the models were last built from."""
+    models = analytics_schema(pipeline.dataset_name)
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN (%s, %s)",
+            pipeline.dataset_name, models,
+        ) or []
+        present = {name for schema, name in rows if schema == pipeline.dataset_name}
+        if (models, BUILD_INFO_TABLE) not in {tuple(row) for row in rows}:
+            return present, None
+        escape = client.capabilities.escape_identifier
+        try:
+            built = client.execute_sql(f"SELECT fingerprint FROM {escape(models)}.{escape(BUILD_INFO_TABLE)}")
+        except DatabaseUndefinedRelation:
+            return present, None
+    return present, built[0][0] if built else None
+
+
+def build_and_test(pipeline_name: str, pipelines_dir: str | None = None) -> ModelsOutcome:
+    """`kognitos-elt models`: build the models and run their dbt tests in the destination of the last load."""
+    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    pipeline = dlt.attach(pipeline_name, **options)
+    variables = model_variables(pipeline, all_automations=loads_every_automation())
+    return run_dbt(pipeline, "build", variables)
+
+
+def loads_every_automation(source_options: dict[str, Any] | None = None) -> bool:
+    """False when the source loads only some automations: workspace totals then cannot match their runs."""
+    return not ((source_options or {}).get("automation_ids") or dlt.config.get("sources.kognitos.automation_ids"))

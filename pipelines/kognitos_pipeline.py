@@ -35,11 +35,12 @@ from .loading import (
     LoadSummary,
     PipelineLockedError,
     ResourceSelectionError,
+    build_models,
     duckdb_destination,
     find_in_chain,
     run_load,
 )
-from .models import ModelsError, analytics_schema, build_and_test
+from .models import ModelsError, analytics_schema
 from .progress import LIVE_PROGRESS
 from .status import status_lines
 
@@ -125,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(status_lines(args.pipeline_name, args.pipelines_dir)))
             return EXIT_OK
         if args.command == "models":
-            print(build_and_test(args.pipeline_name, args.pipelines_dir).line())
+            outcome = build_models(destination=_destination(args), dataset_name=args.dataset_name,
+                                   pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
+            print("\n".join([outcome.line(), *outcome.dbt_summary]))
             return EXIT_OK
         return _run(args)
     except BaseException as error:  # noqa: BLE001 - every failure becomes one paragraph and an exit code
@@ -135,33 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kognitos-elt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (
-        ("run", "load Kognitos into DuckDB (or any dlt destination), incrementally"),
-        ("demo", "start the bundled API simulator and load it into kognitos_demo.duckdb"),
-    ):
-        command = commands.add_parser(name, help=help_text)
+    run = commands.add_parser("run", help="load Kognitos into DuckDB (or any dlt destination), incrementally")
+    demo = commands.add_parser("demo", help="start the bundled API simulator and load it into kognitos_demo.duckdb")
+    models = commands.add_parser("models", help="build and test the analytics models where `run` loads")
+    status = commands.add_parser("status", help="when each table last loaded, row counts, cursors and open runs")
+    for command in (run, demo, models, status):
+        command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
+        command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    for command in (run, models, status):
+        command.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
+    for command in (run, models):
+        command.add_argument("--destination", default="duckdb", help="any dlt destination name (default duckdb)")
+    for command in (run, demo, models):
         command.add_argument("--dataset-name", default=DEFAULT_DATASET_NAME)
+    for command in (run, demo):
         command.add_argument("--progress",
                              choices=(LIVE_PROGRESS, "log", "tqdm", "enlighten", "alive_progress", "none"),
                              help=f"progress display; default {LIVE_PROGRESS!r} (one updating line) in a terminal, "
                                   "none under cron; the others are dlt's")
-        command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
-        command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    run = commands.choices["run"]
-    run.add_argument("--destination", default="duckdb", help="any dlt destination name (default duckdb)")
-    run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     run.add_argument("--resources", help="comma-separated resources to load (default: all)")
     run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
-    run.add_argument("--no-models", dest="models", action="store_false",
-                     help="do not build the analytics models after the load")
-    for name, help_text in (
-        ("status", "when each table last loaded, row counts, cursors and open runs"),
-        ("models", "build and test the analytics models in the destination of the last load"),
-    ):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
-        command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
-        command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    run.add_argument("--no-models", dest="models", action="store_false", default=None,
+                     help="do not build the analytics models after this load (see [analytics] build_after_load)")
     commands.add_parser("simulator", help="serve the Kognitos API simulator (see `simulator --help`)",
                         add_help=False)
     return parser
@@ -173,11 +171,14 @@ def _progress(args: argparse.Namespace) -> str | None:
     return args.progress or (LIVE_PROGRESS if sys.stderr.isatty() else None)
 
 
+def _destination(args: argparse.Namespace) -> Any:
+    """DuckDB (the default) at its configured or default path; any other dlt destination by its name."""
+    return duckdb_destination(args.dataset_name) if args.destination == "duckdb" else args.destination
+
+
 def _run(args: argparse.Namespace) -> int:
-    destination: Any = (duckdb_destination(args.dataset_name) if args.destination == "duckdb"
-                        else args.destination)
     summary = run_load(
-        destination=destination, dataset_name=args.dataset_name, pipeline_name=args.pipeline_name,
+        destination=_destination(args), dataset_name=args.dataset_name, pipeline_name=args.pipeline_name,
         pipelines_dir=args.pipelines_dir, resources=_split(args.resources), refresh=args.refresh,
         progress=_progress(args), models=args.models,
     )
@@ -196,7 +197,7 @@ def _demo(args: argparse.Namespace) -> int:
         summary = run_load(
             destination=duckdb_destination(args.dataset_name, str(database)), dataset_name=args.dataset_name,
             pipeline_name="kognitos_demo", pipelines_dir=args.pipelines_dir, refresh=True,
-            progress=_progress(args),
+            progress=_progress(args), models=True,
             source_options={"access_token": simulator.token, "base_url": simulator.base_url,
                             "organization_id": simulator.world.organization_id},
         )

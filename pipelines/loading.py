@@ -22,7 +22,15 @@ from sources.kognitos import KognitosError, LoadStats, kognitos_source
 from sources.kognitos.errors import error_chain
 
 from .interrupted import finish_interrupted_loads
-from .models import ModelsError, ModelsOutcome, drop_models, loads_every_automation, refresh_after_load
+from .models import (
+    ModelsError,
+    ModelsOutcome,
+    build_after_load,
+    build_and_test,
+    drop_models,
+    loads_every_automation,
+    refresh_after_load,
+)
 from .progress import LIVE_PROGRESS, LoadProgress
 
 logger = logging.getLogger(__name__)
@@ -215,10 +223,11 @@ def run_load(
     progress: str | None = None,
     source_options: dict[str, Any] | None = None,
     loader_file_format: str | None = None,
-    models: bool = True,
+    models: bool | None = None,
 ) -> LoadSummary:
-    """Finish what an interrupted load left, load what is new, then bring the analytics models up to date
-    (`models=False` skips them), holding the pipeline's lock throughout.
+    """Finish what an interrupted load left, load what is new, then bring the analytics models up to date,
+    holding the pipeline's lock throughout. `models` None means the `[analytics] build_after_load` setting (on
+    by default; off for a data engineer who builds the dbt package in their own project).
 
     `progress` is "live" (pipelines/progress.py, for a terminal) or the name of one of dlt's displays.
     """
@@ -245,7 +254,7 @@ def run_load(
         info = pipeline.run(source, refresh="drop_sources" if refresh else None,
                             loader_file_format=loader_file_format)  # type: ignore[arg-type]
         outcome, failure = None, None
-        if models:
+        if models if models is not None else build_after_load():
             try:
                 outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options))
             except ModelsError as error:
@@ -272,3 +281,15 @@ def _where_duckdb_is(destination: str) -> list[str]:
         return []
     return [f"The DuckDB file is in {folder}, not in this folder: dlt resolves a relative path against the folder "
             "where the pipeline first ran. Set DESTINATION__DUCKDB__CREDENTIALS to an absolute path to choose."]
+
+
+def build_models(
+    *, destination: Any, dataset_name: str = DEFAULT_DATASET_NAME, pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+) -> ModelsOutcome:
+    """`kognitos-elt models`: build and test the models where `run` loads, holding the pipeline's lock."""
+    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
+                            **options)
+    with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
+        return build_and_test(pipeline)

@@ -41,6 +41,8 @@ SOURCE_TABLES = ("workspaces", "automations", "runs", "run_events", "daily_run_a
 PASSWORD_VARIABLE = "DBT_ENV_SECRET_KOGNITOS_PASSWORD"
 SUPPORTED_DESTINATIONS = ("duckdb", "postgres")
 """Destinations whose dbt adapter this project installs; others can use the project as a dbt package."""
+BUILD_AFTER_LOAD_KEY = "analytics.build_after_load"
+"""`[analytics] build_after_load = false` (env ANALYTICS__BUILD_AFTER_LOAD) stops `kognitos-elt run` building them."""
 DBT_OUTPUT_TAIL = 25
 """dbt's last lines kept for an error message: its summary of what failed."""
 
@@ -57,6 +59,8 @@ class ModelsOutcome:
     message: str
     seconds: float = 0.0
     dbt_summary: list[str] = field(default_factory=list)
+    results: dict[str, str] = field(default_factory=dict)
+    """Each model's and test's status in dbt's run_results.json ("success", "pass", "fail", ...), by name."""
 
     def line(self) -> str:
         timing = f" in {self.seconds:.1f}s" if self.built else ""
@@ -122,7 +126,13 @@ def run_dbt(pipeline: dlt.Pipeline, command: str, variables: dict[str, Any]) -> 
     summary = [line.split("  ", 1)[-1].strip() for line in lines if "Done. PASS=" in line or "Finished running" in line]
     what = "built and tested" if command == "build" else "built"
     return ModelsOutcome(True, f"{what} in {analytics_schema(pipeline.dataset_name)}",
-                         time.monotonic() - started, summary)
+                         time.monotonic() - started, summary, _results(work_dir / "target" / "run_results.json"))
+
+
+def _results(run_results: Path) -> dict[str, str]:
+    """dbt's record of the invocation: each node's status by its name (the model's or the test's)."""
+    return {result["unique_id"].split(".")[2]: result["status"]  # <type>.<package>.<name>[.<hash>]
+            for result in json.loads(run_results.read_text())["results"]}
 
 
 def dbt_profile(pipeline: dlt.Pipeline) -> tuple[dict[str, Any], dict[str, str]]:
@@ -168,12 +178,21 @@ def _destination_facts(pipeline: dlt.Pipeline) -> tuple[set[str], str | None]:
     return present, built[0][0] if built else None
 
 
-def build_and_test(pipeline_name: str, pipelines_dir: str | None = None) -> ModelsOutcome:
-    """`kognitos-elt models`: build the models and run their dbt tests in the destination of the last load."""
-    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
-    pipeline = dlt.attach(pipeline_name, **options)
-    variables = model_variables(pipeline, all_automations=loads_every_automation())
-    return run_dbt(pipeline, "build", variables)
+def build_and_test(pipeline: dlt.Pipeline) -> ModelsOutcome:
+    """`kognitos-elt models`: build the models and run their dbt tests, or say what is missing first."""
+    if not pipeline.default_schema_name:
+        raise ModelsError(f"Nothing loaded yet by pipeline {pipeline.pipeline_name!r}: run `kognitos-elt run` "
+                          "first (the same --pipeline-name, --destination and --dataset-name).")
+    present, _ = _destination_facts(pipeline)
+    if missing := [table for table in SOURCE_TABLES if table not in present]:
+        raise ModelsError(f"The models read the table(s) {', '.join(missing)}, which are not in dataset "
+                          f"{pipeline.dataset_name!r}: load them with `kognitos-elt run` (all resources) first.")
+    return run_dbt(pipeline, "build", model_variables(pipeline, all_automations=loads_every_automation()))
+
+
+def build_after_load() -> bool:
+    """Whether `kognitos-elt run` builds the models after a load (the `[analytics] build_after_load` setting)."""
+    return dlt.config.get(BUILD_AFTER_LOAD_KEY, bool) is not False
 
 
 def loads_every_automation(source_options: dict[str, Any] | None = None) -> bool:

@@ -28,8 +28,10 @@ TEST_SCALE = Scale(workspaces=2, automations_per_workspace=2, runs_per_automatio
 def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """dlt keeps pipelines under DLT_DATA_DIR (as root it otherwise uses a shared system folder)."""
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "KOGNITOS")):
+        if name.startswith(("SOURCES__", "DESTINATION__", "ANALYTICS__", "KOGNITOS")):
             monkeypatch.delenv(name)
+    # A dbt build costs ~3 s: loads skip the analytics models except in the tests of the models (tests/analytics).
+    monkeypatch.setenv("ANALYTICS__BUILD_AFTER_LOAD", "false")
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     # Retries stay on, but wait milliseconds instead of seconds (dlt's runtime settings, read by the source).

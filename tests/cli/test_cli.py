@@ -7,17 +7,19 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from kognitos_simulator import RunningSimulator
+from kognitos_simulator import SCALES, RunningSimulator, SimulatorSettings, World
 from pipelines.kognitos_pipeline import (
     EXIT_API,
     EXIT_AUTH,
     EXIT_CONFIG,
     EXIT_LOCKED,
+    EXIT_MODELS,
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_UNEXPECTED,
@@ -25,7 +27,8 @@ from pipelines.kognitos_pipeline import (
     main,
 )
 
-from ..integration.truth import truth_events, truth_runs
+from ..analytics.truth import all_runs
+from ..integration.truth import state_key, truth_events, truth_runs
 
 
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
@@ -290,13 +293,48 @@ def test_refresh_reloads_everything_even_rows_an_incremental_load_would_never_fe
     assert all("filter" not in e.query for e in listings), "a refreshed load lists every run from the start"
 
 
-def test_demo_loads_the_simulator_and_answers_its_example_queries(capsys: pytest.CaptureFixture[str],
-                                                                  tmp_path: Path) -> None:
+def test_demo_loads_the_simulator_and_answers_from_the_models(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
     assert main(["demo"]) == EXIT_OK
 
     out = capsys.readouterr().out
     database = tmp_path / "kognitos_demo.duckdb"
     assert f"Try it: {duckdb_shell()} -readonly {database}" in out
-    with duckdb.connect(str(database), read_only=True) as connection:
-        states = connection.execute("SELECT state, count(*) FROM kognitos.runs GROUP BY state").fetchall()
-    assert states and all(f"   {state} | {count}" in out for state, count in states)
+    assert "Analytics models: built in kognitos_analytics" in out
+    world = World(SimulatorSettings(scale=SCALES["demo"]))  # the demo's own world, rebuilt from its settings
+    runs = all_runs(world)
+    waiting = [run["state"]["awaiting_guidance"]["description"] for run in runs.values()
+               if state_key(run) == "awaiting_guidance"]
+    failures = Counter((*key[:2], run["state"]["failed"]["description"]) for key, run in runs.items()
+                       if state_key(run) == "failed")
+    section = out.split("-- Runs waiting for a human", 1)[1].split("\n-- ", 1)[0]
+    assert 0 < len(waiting) <= 5 and all(f"| {description}" in section for description in waiting)
+    top_failure = out.split("-- Why runs fail", 1)[1].split("\n")[2]
+    assert top_failure.split(" | ")[3] == str(max(failures.values()))
+
+
+def test_run_builds_the_models_once_and_models_exits_7_when_their_tests_fail(
+    configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ANALYTICS__BUILD_AFTER_LOAD")  # the default: `run` builds the models
+
+    assert main(["run"]) == EXIT_OK
+    first = capsys.readouterr().out
+    assert main(["run", "--no-models"]) == EXIT_OK
+    skipped = capsys.readouterr().out
+    assert main(["run"]) == EXIT_OK
+    unchanged = capsys.readouterr().out
+    assert main(["models"]) == EXIT_OK
+    tested = capsys.readouterr().out
+    with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb")) as connection:  # a past day loses a run
+        connection.execute("DELETE FROM kognitos.runs WHERE run_id = (SELECT min(run_id) FROM kognitos.runs "
+                           "WHERE create_time < TIMESTAMPTZ '2025-11-10 00:00:00+00')")
+    assert main(["models"]) == EXIT_MODELS
+    failed = capsys.readouterr()
+
+    assert re.search(r"Analytics models: built in kognitos_analytics in \d+\.\ds\.", first)
+    assert "Analytics models" not in skipped
+    assert "Analytics models: current in kognitos_analytics (views: nothing to rebuild)." in unchanged
+    assert "Analytics models: built and tested in kognitos_analytics" in tested and "ERROR=0" in tested
+    assert "daily_runs_match_api_aggregates" in failed.err and "the load itself is committed" in failed.err
+    assert "Traceback" not in failed.err

@@ -7,7 +7,8 @@ DuckDB file. The parent times the work from the moment it tells the contender to
 arrives, samples the RSS of the contender's process tree every 50 ms, and prints one table per latency:
 
     kognitos-elt       a full backfill into a fresh DuckDB file (runs, events, outputs, aggregates)
-    incremental no-op  a second kognitos-elt load with nothing new (same directory, same file)
+    models             the analytics models built on that file (dbt), then each read in full
+    incremental no-op  a second kognitos-elt load with nothing new (same directory, same file), models checked
     limit              the same pages, the same requests in flight, parsed and thrown away (limit.py)
     peer               dlt's rest_api source over the same endpoints (peer.py)
 
@@ -53,6 +54,7 @@ TOKEN = "benchmark-token"
 
 CONTENDERS: tuple[tuple[str, str], ...] = (
     ("kognitos-elt", "kognitos-elt"),
+    ("models", "analytics models"),
     ("noop", "incremental no-op"),
     ("limit", "limit"),
     ("peer", "peer (rest_api)"),
@@ -79,6 +81,8 @@ class Measurement:
     load_average: float
     """The machine's 1-minute load average when the contender started: other work skews the timings."""
     rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Timings the contender took itself: the models' build and each model's full read."""
 
     @property
     def row_count(self) -> int:
@@ -224,7 +228,8 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
 def _contender_environment(dlt_dir: Path) -> dict[str, str]:
     """A clean environment: no kognitos-elt config leaks in from the caller's shell, dlt state under `dlt_dir`."""
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("SOURCES__", "DESTINATION__", "KOGNITOS", "EXTRACT__", "NORMALIZE__", "LOAD__"))}
+           if not name.startswith(("SOURCES__", "DESTINATION__", "KOGNITOS", "EXTRACT__", "NORMALIZE__", "LOAD__",
+                                   "ANALYTICS__"))}
     env["DLT_DATA_DIR"] = str(dlt_dir)
     env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
@@ -288,7 +293,7 @@ def _drive(contender: str, label: str, process: subprocess.Popen[str], sim: Simu
             return Measurement(contender=contender, label=label, wall_seconds=wall, requests=result["requests"],
                                runs=result["runs"], events=result["events"], peak_rss_bytes=peak,
                                cpu_seconds=result["cpu_seconds"], simulator_cpu_seconds=simulator_cpu,
-                               load_average=load_average, rows=result["rows"])
+                               load_average=load_average, rows=result["rows"], seconds=result.get("seconds", {}))
     raise TimeoutError(f"{label} did not finish within {timeout_seconds:.0f} s")
 
 
@@ -304,8 +309,8 @@ def run_case(scale: str, latency_ms: float, *, seed: int = 0, concurrency: int =
     case = Case(scale, latency_ms, [])
     workdir.mkdir(parents=True, exist_ok=True)
     for contender in contenders:
-        # The no-op is a second load of kognitos-elt's pipeline: same dlt directory and DuckDB file.
-        directory = workdir / ("kognitos-elt" if contender == "noop" else contender)
+        # The models and the no-op follow kognitos-elt's backfill: same dlt directory and DuckDB file.
+        directory = workdir / ("kognitos-elt" if contender in ("models", "noop") else contender)
         with simulator(scale, latency_ms, seed, simulator_workers, workdir / "simulator.log") as sim:
             if progress:
                 print(f"  {labels[contender]} ...", end="", file=progress, flush=True)
@@ -345,6 +350,11 @@ def format_case(case: Case, *, seed: int, concurrency: int, simulator_workers: i
     if ratios:
         listed = "; ".join(f"{name} {value:.2f}x" for name, value in ratios.items())
         lines.append(f"ratios (wall time unless said): {listed}")
+    if (models := case.by_name("models")) and (load := case.by_name("kognitos-elt")):
+        reads = ", ".join(f"{name} {_number(models.rows[name])} rows {models.seconds[name]:.2f} s"
+                          for name in sorted(models.rows))
+        lines.append(f"analytics models: built in {models.seconds['build']:.1f} s after a {load.wall_seconds:.1f} s "
+                     f"load; read in full: {reads}")
     loads = ", ".join(f"{m.load_average:.1f}" for m in case.measurements)
     lines.append(f"machine load (1-min average) as each contender started: {loads} on {os.cpu_count()} CPUs")
     lines.extend(f"WARNING: {problem}" for problem in case.disagreements())
@@ -383,8 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if "noop" in args.contenders and "kognitos-elt" not in args.contenders:
-        print("the incremental no-op follows a kognitos-elt full load: add kognitos-elt", file=sys.stderr)
+    if {"noop", "models"} & set(args.contenders) and "kognitos-elt" not in args.contenders:
+        print("the models and the incremental no-op follow a kognitos-elt full load: add kognitos-elt",
+              file=sys.stderr)
         return 2
     started = datetime.now(UTC)
     root = Path(tempfile.mkdtemp(prefix=f"kognitos-bench-{args.scale}-"))

@@ -44,6 +44,9 @@ def test_every_contender_loads_what_the_simulator_holds(tmp_path: Path) -> None:
     for name in ("kognitos-elt", "limit", "peer"):
         assert (measured[name].runs, measured[name].events) == (runs, events), name
     assert (measured["noop"].runs, measured["noop"].events) == (0, 0)
+    # The models are built on the backfill's file and read whole: one run_facts row per run loaded.
+    assert measured["models"].rows["run_facts"] == runs
+    assert measured["models"].seconds["build"] > 0 and set(measured["models"].seconds) > set(measured["models"].rows)
     # The limit requests exactly the pages kognitos-elt requests; the no-op re-lists far less.
     assert measured["limit"].requests == measured["kognitos-elt"].requests
     # Nothing new: the workspaces page, each workspace's automations and two aggregates, one runs page per
@@ -58,6 +61,7 @@ def test_every_contender_loads_what_the_simulator_holds(tmp_path: Path) -> None:
     table = format_case(case, seed=SEED, concurrency=8, simulator_workers=1)
     header = next(line for line in table.splitlines() if line.startswith("contender"))
     assert all(column in header for column in COLUMNS)
+    assert f"run_facts {runs:,} rows" in table
     assert all(any(line.startswith(label) for line in table.splitlines()) for _, label in CONTENDERS)
     assert "kognitos-elt / limit" in table and "peer / kognitos-elt" in table
 

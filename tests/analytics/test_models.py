@@ -172,3 +172,23 @@ def test_postgres_models_equal_the_truth_and_survive_a_refresh(
 
     assert refreshed.models is not None and refreshed.models.built, refreshed.models
     assert_models_hold_the_truth(query, postgres_dataset, simulator)
+
+
+def test_models_say_what_they_wait_for_instead_of_failing(simulator: RunningSimulator, tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    destination = duckdb_destination("kognitos", str(database))
+
+    with pytest.raises(ModelsError, match="Nothing loaded yet by pipeline 'kognitos_elt'"):
+        build_models(destination=destination)
+    partial = run_load(destination=destination, source_options=source_options(simulator),
+                       resources=["workspaces", "automations", "runs"])
+    parquet = run_load(destination=dlt.destinations.filesystem(bucket_url=str(tmp_path / "lake")),
+                       pipeline_name="lake", source_options=source_options(simulator))
+
+    assert partial.models is not None and partial.models.line() == (
+        "Analytics models: not built yet: they need the table(s) run_events, daily_run_aggregates, "
+        "automation_run_aggregates, not loaded so far.")
+    with pytest.raises(ModelsError, match="run_events, daily_run_aggregates, automation_run_aggregates"):
+        build_models(destination=destination)
+    assert parquet.models is not None and parquet.models.line().startswith(
+        "Analytics models: not built on filesystem (built on duckdb and postgres; elsewhere add the dbt package")

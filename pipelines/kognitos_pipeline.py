@@ -1,4 +1,4 @@
-"""The `kognitos-elt` command: run (the cron/analyst load), models, status, demo (simulator -> DuckDB), simulator."""
+"""The `kognitos-elt` command: run (the cron/analyst load), models, report, status, demo, simulator."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import dlt
 import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.exceptions import UnknownDestinationModule
@@ -42,6 +43,7 @@ from .loading import (
 )
 from .models import ModelsError, analytics_schema
 from .progress import LIVE_PROGRESS
+from .report import DEFAULT_DAYS, DEFAULT_REPORT_FILE, read_report, write_report
 from .status import status_lines
 
 EXIT_OK = 0
@@ -125,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             print("\n".join(status_lines(args.pipeline_name, args.pipelines_dir)))
             return EXIT_OK
+        if args.command == "report":
+            path = _report(args.pipeline_name, args.pipelines_dir, _destination(args), args.dataset_name,
+                           Path(args.output), zone=args.time_zone, days=args.days)
+            print(f"Report written: {path}")
+            return EXIT_OK
         if args.command == "models":
             outcome = build_models(destination=_destination(args), dataset_name=args.dataset_name,
                                    pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
@@ -141,21 +148,26 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="load Kognitos into DuckDB (or any dlt destination), incrementally")
     demo = commands.add_parser("demo", help="start the bundled API simulator and load it into kognitos_demo.duckdb")
     models = commands.add_parser("models", help="build and test the analytics models where `run` loads")
+    report = commands.add_parser("report", help="write the analytics models as one offline HTML page")
     status = commands.add_parser("status", help="when each table last loaded, row counts, cursors and open runs")
-    for command in (run, demo, models, status):
+    for command in (run, demo, models, report, status):
         command.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's)")
         command.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    for command in (run, models, status):
+    for command in (run, models, report, status):
         command.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
-    for command in (run, models):
+    for command in (run, models, report):
         command.add_argument("--destination", default="duckdb", help="any dlt destination name (default duckdb)")
-    for command in (run, demo, models):
+    for command in (run, demo, models, report):
         command.add_argument("--dataset-name", default=DEFAULT_DATASET_NAME)
     for command in (run, demo):
         command.add_argument("--progress",
                              choices=(LIVE_PROGRESS, "log", "tqdm", "enlighten", "alive_progress", "none"),
                              help=f"progress display; default {LIVE_PROGRESS!r} (one updating line) in a terminal, "
                                   "none under cron; the others are dlt's")
+    report.add_argument("--output", default=DEFAULT_REPORT_FILE, help=f"the HTML file (default {DEFAULT_REPORT_FILE})")
+    report.add_argument("--time-zone", help="the zone of the report's days (default UTC, or the models' first zone)")
+    report.add_argument("--days", type=int, default=DEFAULT_DAYS,
+                        help=f"days covered, ending at the last load (default {DEFAULT_DAYS})")
     run.add_argument("--resources", help="comma-separated resources to load (default: all)")
     run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
     run.add_argument("--no-models", dest="models", action="store_false", default=None,
@@ -203,7 +215,19 @@ def _demo(args: argparse.Namespace) -> int:
         )
     print("\n".join(summary.lines()))
     _print_examples(summary, database, args.dataset_name)
+    report = _report("kognitos_demo", args.pipelines_dir, duckdb_destination(args.dataset_name, str(database)),
+                     args.dataset_name, Path(DEFAULT_REPORT_FILE))
+    print(f"\nThe report, one page that opens offline: {report}")
     return EXIT_OK
+
+
+def _report(pipeline_name: str, pipelines_dir: str | None, destination: Any, dataset_name: str, output: Path,
+            zone: str | None = None, days: int = DEFAULT_DAYS) -> Path:
+    """Read the models where `run` loads and write the HTML report."""
+    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
+                            **options)
+    return write_report(read_report(pipeline, zone=zone, days=days), output)
 
 
 def _print_examples(summary: LoadSummary, database: Path, dataset_name: str) -> None:

@@ -301,6 +301,8 @@ def test_demo_loads_the_simulator_and_answers_from_the_models(capsys: pytest.Cap
     database = tmp_path / "kognitos_demo.duckdb"
     assert f"Try it: {duckdb_shell()} -readonly {database}" in out
     assert "Analytics models: built in kognitos_analytics" in out
+    assert out.rstrip().endswith(f"The report, one page that opens offline: {tmp_path / 'kognitos_report.html'}")
+    assert (tmp_path / "kognitos_report.html").stat().st_size > 1_000_000  # plotly.js inlined
     world = World(SimulatorSettings(scale=SCALES["demo"]))  # the demo's own world, rebuilt from its settings
     runs = all_runs(world)
     waiting = [run["state"]["awaiting_guidance"]["description"] for run in runs.values()

@@ -56,7 +56,7 @@ def _models(args: argparse.Namespace) -> Result:
     path = str(Path.cwd() / KOGNITOS_ELT_DUCKDB)
     pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=duckdb_destination("kognitos", path),
                             dataset_name="kognitos")
-    outcome = refresh_after_load(pipeline, all_automations=True)
+    outcome = refresh_after_load(pipeline, all_automations=True, events_loaded=True)
     rows, seconds = {}, {"build": outcome.seconds}
     with duckdb.connect(path, read_only=True) as connection:
         for model in outcome.results:

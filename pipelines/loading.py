@@ -253,15 +253,14 @@ def run_load(
             drop_models(pipeline)
         info = pipeline.run(source, refresh="drop_sources" if refresh else None,
                             loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        rows = _rows_written(pipeline)
         outcome, failure = None, None
         if models if models is not None else build_after_load():
             try:
-                outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options))
+                outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options),
+                                             events_loaded=bool(rows.get("run_events")))
             except ModelsError as error:
                 failure = error
-    trace = pipeline.last_trace
-    normalize = trace.last_normalize_info if trace else None
-    rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     for table in sorted(source.selected_resources):
         logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), dataset_name, table)
     destination = str(info.destination_displayable_credentials or info.destination_name)
@@ -270,6 +269,13 @@ def run_load(
         destination=destination, dataset_name=dataset_name, load_info=info, notes=_where_duckdb_is(destination),
         models=outcome, models_failure=failure,
     )
+
+
+def _rows_written(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the load that just ran (dlt's normalize step counted them); dlt's own tables left out."""
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    return {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
 
 
 def _where_duckdb_is(destination: str) -> list[str]:

@@ -43,6 +43,10 @@ SUPPORTED_DESTINATIONS = ("duckdb", "postgres")
 """Destinations whose dbt adapter this project installs; others can use the project as a dbt package."""
 BUILD_AFTER_LOAD_KEY = "analytics.build_after_load"
 """`[analytics] build_after_load = false` (env ANALYTICS__BUILD_AFTER_LOAD) stops `kognitos-elt run` building them."""
+DBT_DUCKDB_SETTINGS = {"memory_limit": "512MB", "preserve_insertion_order": False}
+"""DuckDB's settings while dbt builds: uncapped, the full build of node_timings took 2.6 GB at 2.1 M events; under
+this cap 0.76 GB and as fast (docs/design.md). `[analytics] duckdb_memory_limit` changes the cap."""
+DUCKDB_MEMORY_LIMIT_KEY = "analytics.duckdb_memory_limit"
 DBT_OUTPUT_TAIL = 25
 """dbt's last lines kept for an error message: its summary of what failed."""
 
@@ -71,8 +75,9 @@ def analytics_schema(dataset_name: str) -> str:
     return f"{dataset_name}{ANALYTICS_SCHEMA_SUFFIX}"
 
 
-def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool) -> ModelsOutcome:
-    """Build the models when they are missing or what they are built from changed; otherwise do nothing."""
+def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool, events_loaded: bool) -> ModelsOutcome:
+    """Build every model from scratch when they are missing or what they are built from changed; else bring the
+    incremental tables up to date when the load wrote run_events (they read nothing else); else do nothing."""
     destination = pipeline.destination.destination_name if pipeline.destination else ""
     if destination not in SUPPORTED_DESTINATIONS:
         return ModelsOutcome(False, f"not built on {destination or 'no destination'} (built on "
@@ -81,9 +86,13 @@ def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool) -> Mode
     if missing := [table for table in SOURCE_TABLES if table not in present]:
         return ModelsOutcome(False, f"not built yet: they need the table(s) {', '.join(missing)}, not loaded so far")
     variables = model_variables(pipeline, all_automations=all_automations)
-    if built_from == variables["kognitos_build_fingerprint"]:
-        return ModelsOutcome(False, f"current in {analytics_schema(pipeline.dataset_name)} (views: nothing to rebuild)")
-    return run_dbt(pipeline, "run", variables)
+    if built_from != variables["kognitos_build_fingerprint"]:
+        return run_dbt(pipeline, "run", variables, "--full-refresh")
+    if events_loaded:
+        outcome = run_dbt(pipeline, "run", variables, "--select", "config.materialized:incremental")
+        outcome.message = f"{', '.join(sorted(outcome.results))} brought up to date with the new events"
+        return outcome
+    return ModelsOutcome(False, f"current in {analytics_schema(pipeline.dataset_name)} (nothing to rebuild)")
 
 
 def model_variables(pipeline: dlt.Pipeline, *, all_automations: bool) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def model_variables(pipeline: dlt.Pipeline, *, all_automations: bool) -> dict[st
     return variables
 
 
-def run_dbt(pipeline: dlt.Pipeline, command: str, variables: dict[str, Any]) -> ModelsOutcome:
+def run_dbt(pipeline: dlt.Pipeline, command: str, variables: dict[str, Any], *options: str) -> ModelsOutcome:
     """`dbt run` or `dbt build` (run and test) in a child process; `ModelsError` with dbt's own words if it fails."""
     started = time.monotonic()
     target, secrets = dbt_profile(pipeline)
@@ -110,7 +119,7 @@ def run_dbt(pipeline: dlt.Pipeline, command: str, variables: dict[str, Any]) -> 
         arguments = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", command,
                      "--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir,
                      "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
-                     "--vars", json.dumps(variables), "--no-use-colors"]
+                     "--vars", json.dumps(variables), "--no-use-colors", *options]
         environment = {**os.environ, **secrets, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         logger.info("Building the analytics models: dbt %s into %s", command, analytics_schema(pipeline.dataset_name))
         finished = subprocess.run(arguments, env=environment, capture_output=True, text=True, check=False)
@@ -141,7 +150,10 @@ def dbt_profile(pipeline: dlt.Pipeline) -> tuple[dict[str, Any], dict[str, str]]
         credentials: Any = client.config.credentials  # type: ignore[attr-defined]
     common = {"schema": pipeline.dataset_name, "threads": 2}
     if pipeline.destination.destination_name == "duckdb":
-        return {"type": "duckdb", "path": str(Path(credentials.database).resolve()), **common}, {}
+        settings = {**DBT_DUCKDB_SETTINGS, "memory_limit": dlt.config.get(DUCKDB_MEMORY_LIMIT_KEY)
+                    or DBT_DUCKDB_SETTINGS["memory_limit"]}
+        return {"type": "duckdb", "path": str(Path(credentials.database).resolve()), "settings": settings,
+                **common}, {}
     target = {"type": "postgres", "host": credentials.host, "port": int(credentials.port or 5432),
               "user": credentials.username, "dbname": credentials.database,
               "password": "{{ env_var('" + PASSWORD_VARIABLE + "') }}", **common}

@@ -1,6 +1,40 @@
 -- One row per executed node (patched re-executions included): when it started, when it ended, what it called.
 -- A node can run more than once in an execution (a loop body): its n-th end pairs with its n-th start.
-with node_events as (
+-- A table, not a view: pairing millions of journal entries took seconds to read (docs/design.md). Events are only
+-- ever appended, so each build redoes only the runs whose event stream grew since the last one (`kognitos-elt run`
+-- builds it after every load that wrote run_events).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['workspace_id', 'automation_id', 'run_id', 'execution_id', 'node_id', 'is_patched', 'occurrence'],
+    on_schema_change='fail'
+) }}
+
+with run_extents as (
+    -- How far each run's event stream reaches now (event_index numbers it from 0, append-only).
+    select workspace_id, automation_id, run_id, max(event_index) as last_event_index
+    from {{ source('kognitos', 'run_events') }}
+    group by workspace_id, automation_id, run_id
+),
+
+{% if is_incremental() %}
+changed_runs as (
+    -- Runs whose stream grew since their rows were built, and runs with no row yet.
+    select run_extents.workspace_id, run_extents.automation_id, run_extents.run_id
+    from run_extents
+    left join (
+        select workspace_id, automation_id, run_id, max(run_last_event_index) as built_through
+        from {{ this }}
+        group by workspace_id, automation_id, run_id
+    ) as built
+        on run_extents.workspace_id = built.workspace_id
+        and run_extents.automation_id = built.automation_id
+        and run_extents.run_id = built.run_id
+    where built.built_through is null or run_extents.last_event_index > built.built_through
+),
+{% endif %}
+
+node_events as (
     select
         workspace_id,
         automation_id,
@@ -21,6 +55,9 @@ with node_events as (
         ) as occurrence
     from {{ source('kognitos', 'run_events') }}
     where journal_type in ('node_started', 'node_executed', 'patched_node_started', 'patched_node_executed')
+    {% if is_incremental() %}
+        and (workspace_id, automation_id, run_id) in (select workspace_id, automation_id, run_id from changed_runs)
+    {% endif %}
 )
 
 select
@@ -40,8 +77,13 @@ select
     1000 * {{ kognitos_seconds_between('started.event_time', 'executed.event_time') }} as duration_ms,
     executed.error_id,
     executed.error_description,
-    executed.event_index
+    executed.event_index,
+    run_extents.last_event_index as run_last_event_index
 from node_events as executed
+inner join run_extents
+    on executed.workspace_id = run_extents.workspace_id
+    and executed.automation_id = run_extents.automation_id
+    and executed.run_id = run_extents.run_id
 left join node_events as started
     on executed.workspace_id = started.workspace_id
     and executed.automation_id = started.automation_id

@@ -336,7 +336,7 @@ def test_run_builds_the_models_once_and_models_exits_7_when_their_tests_fail(
 
     assert re.search(r"Analytics models: built in kognitos_analytics in \d+\.\ds\.", first)
     assert "Analytics models" not in skipped
-    assert "Analytics models: current in kognitos_analytics (views: nothing to rebuild)." in unchanged
+    assert "Analytics models: current in kognitos_analytics (nothing to rebuild)." in unchanged
     assert "Analytics models: built and tested in kognitos_analytics" in tested and "ERROR=0" in tested
     assert "daily_runs_match_api_aggregates" in failed.err and "the load itself is committed" in failed.err
     assert "Traceback" not in failed.err

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -14,6 +17,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from kognitos_analytics import PROJECT_DIR
 from kognitos_simulator import RunningSimulator
 from pipelines.loading import LoadSummary, build_models, duckdb_destination, run_load
 from pipelines.models import ModelsError, analytics_schema
@@ -193,3 +197,30 @@ def test_models_say_what_they_wait_for_instead_of_failing(simulator: RunningSimu
         build_models(destination=destination)
     assert parquet.models is not None and parquet.models.line().startswith(
         "Analytics models: not built on filesystem (built on duckdb and postgres; elsewhere add the dbt package")
+
+
+def test_a_dbt_project_of_your_own_builds_the_models_as_a_package(simulator: RunningSimulator, tmp_path: Path) -> None:
+    """As the README shows: the package from a path (a git URL works the same), its vars, your own profile."""
+    database = tmp_path / "warehouse.duckdb"
+    run_load(destination=duckdb_destination("raw_kognitos", str(database)), dataset_name="raw_kognitos",
+             source_options=source_options(simulator), models=False)
+    project = tmp_path / "my_dbt_project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text(
+        "name: my_warehouse\nversion: '1.0'\nconfig-version: 2\nprofile: my_warehouse\n"
+        "vars:\n  kognitos_analytics:\n    kognitos_schema: raw_kognitos\n"
+        "    kognitos_time_zones: ['UTC', 'Asia/Kolkata']\n")
+    (project / "packages.yml").write_text(f"packages:\n  - local: {PROJECT_DIR}\n")
+    (project / "profiles.yml").write_text(
+        f"my_warehouse:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {database}\n"
+        "      schema: prod\n")
+    environment = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project)}
+
+    for command in (["deps"], ["build", "--select", "kognitos_analytics"]):
+        finished = subprocess.run([sys.executable, "-c", "from dbt.cli.main import cli; cli()", *command],
+                                  cwd=project, env=environment, capture_output=True, text=True, check=False)
+        assert finished.returncode == 0, finished.stdout[-3000:]
+
+    query = duckdb_query(database)
+    assert query("SELECT count(*) FROM prod_analytics.run_facts") == [(len(truth.all_runs(simulator.world)),)]
+    assert {zone for (zone,) in query("SELECT DISTINCT time_zone FROM prod_analytics.daily_runs")} == set(ZONES)

@@ -38,15 +38,10 @@ from .records import (
     workspace_row,
 )
 from .settings import ROWS_PER_PAGE, WORKSPACE_WIDE
+from .state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers, node_kinds_of_loaded_events
 from .timestamps import timestamp_key
 
 logger = logging.getLogger(__name__)
-
-RUNS_STATE_KEY = "automations_v1"
-EVENTS_STATE_KEY = "open_runs_v1"
-NODE_KINDS_STATE_KEY = "node_kinds_v1"
-DAILY_STATE_KEY = "series_loaded_until_v1"
-
 
 def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """The configured workspaces, or every workspace the token can see in the organization, in one page.
@@ -101,18 +96,17 @@ def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> I
 
 def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
-    state: dict[str, Any] = dlt.current.resource_state().setdefault(RUNS_STATE_KEY, {})
+    trackers = RunTrackers.of_resource(dlt.current.resource_state())
 
     def rows() -> Iterator[list[Row]]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-            key = f"{automation['workspace_id']}/{automation['automation_id']}"
-            tracker = RunTracker.from_state(state.get(key))
+            tracker = trackers.get(automation["workspace_id"], automation["automation_id"])
             for batch in _automation_runs(automation, tracker, client, config):
                 client.stats.add("runs_listed", len(batch))
                 yield batch
             client.stats.add("runs_new", tracker.new_count)
             client.stats.add("runs_updated", tracker.updated_count)
-            state[key] = tracker.to_state()
+            trackers.save(automation["workspace_id"], automation["automation_id"], tracker)
 
     yield from _pages(schema.RUNS, rows())
 
@@ -165,8 +159,8 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     many events were loaded, so a later load adds the new ones without renumbering or duplicating.
     """
     state = dlt.current.resource_state()
-    _check_node_kinds_unchanged(state, config.node_kinds)
-    loaded: dict[str, int] = state.setdefault(EVENTS_STATE_KEY, {})
+    _check_node_kinds_unchanged(node_kinds_of_loaded_events(state, config.node_kinds), config.node_kinds)
+    loaded = OpenRunEventCounts.of_resource(state)
     # No server-side node_kind filter: it keeps only node events (kognitos-api.md §3.8), and execution outputs are
     # found through `completed` entries, which have no node. `node_kinds` filters node events here instead.
     params: dict[str, str | int | bool] = {"page_size": config.page_size}
@@ -174,7 +168,7 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
 
     def fetch(run: Row) -> tuple[Row, int, list[Row]]:
         path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
-        skip = loaded.get(_run_key(run), 0)
+        skip = loaded.loaded(run["workspace_id"], run["automation_id"], run["run_id"])
         rows: list[Row] = []
         index = 0
         for page in client.pages(path, "run_events", params):
@@ -190,10 +184,8 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
             client.stats.add("events", len(rows))
             client.stats.add("runs_with_events")
             yield rows
-            if run["state"] in schema.TERMINAL_RUN_STATES:
-                loaded.pop(_run_key(run), None)
-            else:
-                loaded[_run_key(run)] = total
+            loaded.record(run["workspace_id"], run["automation_id"], run["run_id"], total,
+                          finished=run["state"] in schema.TERMINAL_RUN_STATES)
 
     yield from _pages(schema.RUN_EVENTS, rows())
 
@@ -217,17 +209,12 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator
     yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed.values()))
 
 
-def _run_key(run: Row) -> str:
-    return f"{run['workspace_id']}/{run['automation_id']}/{run['run_id']}"
-
-
-def _check_node_kinds_unchanged(state: dict[str, Any], node_kinds: tuple[str, ...]) -> None:
+def _check_node_kinds_unchanged(saved: tuple[str, ...], node_kinds: tuple[str, ...]) -> None:
     """`event_index` numbers positions in the (filtered) stream, so a new filter would renumber events."""
-    saved = state.setdefault(NODE_KINDS_STATE_KEY, list(node_kinds))
-    if list(node_kinds) != saved:
+    if node_kinds != saved:
         raise ConfigError(
-            "node_kinds", f"it changed from {saved!r} to {list(node_kinds)!r} since the last load, and event_index "
-            "numbers positions in the filtered event stream, so old and new events would not line up",
+            "node_kinds", f"it changed from {list(saved)!r} to {list(node_kinds)!r} since the last load, and "
+            "event_index numbers positions in the filtered event stream, so old and new events would not line up",
             "Put the previous value back, or reload the events from scratch with `kognitos-elt run --refresh`.",
         )
 
@@ -239,7 +226,7 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
     the zone; later loads re-query the lookback window, or back to the last day loaded if the pipeline
     has not run for longer than that, and merge: growing days are updated and no day is skipped.
     """
-    loaded_until: dict[str, str] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
+    loaded_until = DailySeriesLoadedUntil.of_resource(dlt.current.resource_state())
     now = client.now()
 
     def rows() -> Iterator[list[Row]]:
@@ -250,15 +237,14 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
                 series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page]
             for zone in config.time_zones:
                 for automation_id in series:
-                    key = f"{ws['workspace_id']}/{zone}/{automation_id}"
-                    saved = loaded_until.get(key)
+                    saved = loaded_until.get(ws["workspace_id"], zone, automation_id)
                     first_day = None if saved else config.first_aggregate_day(zone, now)
                     start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, first_day)
                     if saved:
-                        start = min(start, date.fromisoformat(saved))
+                        start = min(start, saved)
                     if start <= end:  # else start_date is still tomorrow in this zone
                         yield _daily_series(client, ws, zone, automation_id, start, end)
-                        loaded_until[key] = end.isoformat()
+                        loaded_until.record(ws["workspace_id"], zone, automation_id, end)
 
     yield from _pages(schema.DAILY_RUN_AGGREGATES, rows())
 
@@ -285,13 +271,13 @@ def automation_run_aggregates(
     should find: each automation's total minus the runs already loaded (the run tracker's count).
     """
     wanted = set(config.automation_ids)
-    trackers = dlt.current.source_state().get("resources", {}).get("runs", {}).get(RUNS_STATE_KEY, {})
+    trackers = RunTrackers.saved_in(dlt.current.source_state())
     for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         response = client.get(paths.automation_run_aggregates(ws["organization_id"], ws["workspace_id"]))
         rows = [row for row in automation_aggregate_rows(response, ws, client.now())
                 if not wanted or row["automation_id"] in wanted]
         for row in rows:
-            loaded = RunTracker.from_state(trackers.get(f"{row['workspace_id']}/{row['automation_id']}")).count
+            loaded = trackers.get(row["workspace_id"], row["automation_id"]).count
             client.stats.add("runs_expected", max(row["total_runs"] - loaded, 0))
         yield schema.AUTOMATION_RUN_AGGREGATES.page(rows)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from . import settings
-from .days import today_in_zone, validate_time_zones
+from .days import validate_time_zones
 from .errors import ConfigError
 from .timestamps import parse_timestamp, timestamp_key
 
@@ -34,11 +34,10 @@ class SourceConfig:
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
     max_requests_per_second: float | None = None
 
-    def first_aggregate_day(self, zone: str, now: datetime) -> date:
-        """First day of a daily series' first load: `start_date` as a local date, else a year back."""
-        if self.start_key is not None:
-            return today_in_zone(zone, parse_timestamp(self.start_key))
-        return today_in_zone(zone, now) - timedelta(days=settings.DEFAULT_DAILY_HISTORY_DAYS)
+    @property
+    def start_time(self) -> datetime | None:
+        """`start_date` as an aware instant (the first load of a daily series starts on its local date)."""
+        return parse_timestamp(self.start_key) if self.start_key is not None else None
 
 
 def build_config(

@@ -73,7 +73,7 @@ def automations(workspaces_page: pa.Table, client: KognitosClient, config: Sourc
     for page in _pages(schema.AUTOMATIONS, batches):
         found.update(page["automation_id"].to_pylist())
         yield page
-    if missing := sorted(set(config.automation_ids) - found):
+    if missing := sorted(set(config.automation_ids or ()) - found):
         raise ConfigError(
             "automation_ids",
             f"{missing} were not found in workspaces {sorted(ws['workspace_id'] for ws in workspaces)}",
@@ -83,7 +83,7 @@ def automations(workspaces_page: pa.Table, client: KognitosClient, config: Sourc
 
 def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
     org, ws_id = ws["organization_id"], ws["workspace_id"]
-    wanted = set(config.automation_ids)
+    wanted = set(config.automation_ids or ())
     for page in client.pages(paths.automations(org, ws_id), "automations", automations_params(config.page_size)):
         rows = [automation_row(a, org, ws_id) for a in page]
         if wanted:
@@ -149,10 +149,11 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     many events were loaded, so a later load adds the new ones without renumbering or duplicating.
     """
     state = dlt.current.resource_state()
-    _check_node_kinds_unchanged(node_kinds_of_loaded_events(state, config.node_kinds), config.node_kinds)
+    node_kinds = tuple(config.node_kinds or ())
+    _check_node_kinds_unchanged(node_kinds_of_loaded_events(state, node_kinds), node_kinds)
     loaded = OpenRunEventCounts.of_resource(state)
     params = list_params(config.page_size)
-    kinds = frozenset(config.node_kinds)
+    kinds = frozenset(node_kinds)
 
     def fetch(run: Row) -> tuple[Row, int, list[Row]]:
         path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
@@ -244,7 +245,7 @@ def automation_run_aggregates(
     They arrive before the first run is listed, so they also tell the progress display how many runs this load
     should find: each automation's total minus the runs already loaded (the run tracker's count).
     """
-    wanted = set(config.automation_ids)
+    wanted = set(config.automation_ids or ())
     trackers = RunTrackers.saved_in(dlt.current.source_state())
     for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         response = client.get(paths.automation_run_aggregates(ws["organization_id"], ws["workspace_id"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 DEFAULT_BASE_URL = "https://app.us-1.kognitos.com"
 API_PREFIX = "/api/v1"
+SOURCE_NAME = "kognitos"
 CONFIG_SECTION = "kognitos"
 
 # The API caps every page at 1000 items (kognitos-api.md §3.2, §3.8); asking for the cap minimises requests.

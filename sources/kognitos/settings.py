@@ -19,9 +19,7 @@ INITIAL_RETRY_WAIT_SECONDS = 0.5
 DEFAULT_MAX_CONCURRENT_REQUESTS = 8
 USER_AGENT = "kognitos-elt/0.1 (+dlt)"
 
-# Rows per Arrow page handed to dlt: dlt spends ~10 ms per page on schema work whatever its size, so pages are
-# big, but each page (and the parent page a transformer reads) is held in memory: 5,000 kept the small-scale
-# peak RSS near 280 MB where 20,000 reached 450 MB.
+# Rows per Arrow page handed to dlt: why this size, docs/design.md ("The data path, measured").
 ROWS_PER_PAGE = 5_000
 
 DEFAULT_TIME_ZONES = ("UTC",)

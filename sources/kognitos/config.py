@@ -24,8 +24,8 @@ from .timestamps import parse_timestamp, timestamp_key
 class SourceConfig(BaseConfiguration):
     """The options of `kognitos_source`: name, type, default and meaning of each, in one place.
 
-    dlt resolves each one from the keyword argument, else `[sources.kognitos]` in `.dlt/config.toml` or
-    `.dlt/secrets.toml`, else the environment variable `SOURCES__KOGNITOS__<NAME>` (`resolve_source_config`); then
+    dlt resolves each one from the keyword argument, else the environment variable `SOURCES__KOGNITOS__<NAME>`,
+    else `[sources.kognitos]` in `.dlt/secrets.toml` or `.dlt/config.toml` (`resolve_source_config`); then
     `on_resolved` checks every value and normalises it (lists to tuples, `base_url` without `/api/v1`). A new option
     is a field here, a row in the README's table and a line in `.dlt/config.toml` (tests/unit/test_documented_options).
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from .open_runs import RunTracker
 
@@ -49,21 +49,33 @@ def _saved(source_state: Mapping[str, Any], resource: str, key: str) -> Any:
     return saved.get(key, saved.get(FORMER_NAMES[key]))
 
 
-class RunTrackers:
-    """The `runs` resource's state: a RunTracker per automation (open_runs.py)."""
+class _SavedMap:
+    """An entry of one resource's state that maps keys to saved values; subclasses say which, and what it means."""
+
+    RESOURCE: ClassVar[str]
+    KEY: ClassVar[str]
 
     def __init__(self, saved: dict[str, Any]) -> None:
         self._saved = saved
 
     @classmethod
-    def of_resource(cls, resource_state: dict[str, Any]) -> RunTrackers:
-        """For the `runs` resource itself: trackers it reads and saves."""
-        return cls(_entry(resource_state, RUN_TRACKERS, {}))
+    def of_resource(cls, resource_state: dict[str, Any]) -> Self:
+        """For the resource that owns the entry, while it loads: read and updated in place."""
+        return cls(_entry(resource_state, cls.KEY, {}))
 
     @classmethod
-    def saved_in(cls, source_state: Mapping[str, Any]) -> RunTrackers:
-        """For anyone else (status, the progress estimate): the trackers as the last load saved them."""
-        return cls(dict(_saved(source_state, "runs", RUN_TRACKERS) or {}))
+    def saved_in(cls, source_state: Mapping[str, Any]) -> Self:
+        """For anyone else (status, the progress estimate): the entry as the last load saved it."""
+        return cls(dict(_saved(source_state, cls.RESOURCE, cls.KEY) or {}))
+
+    def __len__(self) -> int:
+        return len(self._saved)
+
+
+class RunTrackers(_SavedMap):
+    """The `runs` resource's state: a RunTracker per automation (open_runs.py)."""
+
+    RESOURCE, KEY = "runs", RUN_TRACKERS
 
     def get(self, workspace_id: str, automation_id: str) -> RunTracker:
         return RunTracker.from_state(self._saved.get(f"{workspace_id}/{automation_id}"))
@@ -75,27 +87,15 @@ class RunTrackers:
     def all(self) -> list[RunTracker]:
         return [RunTracker.from_state(saved) for saved in self._saved.values()]
 
-    def __len__(self) -> int:
-        return len(self._saved)
 
-
-class OpenRunEventCounts:
+class OpenRunEventCounts(_SavedMap):
     """The `run_events` resource's count of events loaded per run still open: later loads add only what follows."""
 
-    def __init__(self, saved: dict[str, int]) -> None:
-        self._saved = saved
-
-    @classmethod
-    def of_resource(cls, resource_state: dict[str, Any]) -> OpenRunEventCounts:
-        return cls(_entry(resource_state, OPEN_RUN_EVENT_COUNTS, {}))
-
-    @classmethod
-    def saved_in(cls, source_state: Mapping[str, Any]) -> OpenRunEventCounts:
-        return cls(dict(_saved(source_state, "run_events", OPEN_RUN_EVENT_COUNTS) or {}))
+    RESOURCE, KEY = "run_events", OPEN_RUN_EVENT_COUNTS
 
     def loaded(self, workspace_id: str, automation_id: str, run_id: str) -> int:
         """Events of the run loaded so far (0 for a run not seen open before)."""
-        return self._saved.get(f"{workspace_id}/{automation_id}/{run_id}", 0)
+        return int(self._saved.get(f"{workspace_id}/{automation_id}/{run_id}", 0))
 
     def record(self, workspace_id: str, automation_id: str, run_id: str, total: int, finished: bool) -> None:
         """The run's events now loaded; a finished run gets no more events, so it is no longer counted."""
@@ -105,28 +105,16 @@ class OpenRunEventCounts:
         else:
             self._saved[key] = total
 
-    def __len__(self) -> int:
-        return len(self._saved)
-
 
 def node_kinds_of_loaded_events(resource_state: dict[str, Any], node_kinds: tuple[str, ...]) -> tuple[str, ...]:
     """The `node_kinds` the loaded events were numbered under; `node_kinds` itself on a first load."""
     return tuple(_entry(resource_state, EVENT_NODE_KINDS, list(node_kinds)))
 
 
-class DailySeriesLoadedUntil:
+class DailySeriesLoadedUntil(_SavedMap):
     """The `daily_run_aggregates` resource's last day loaded per series (workspace, zone, automation or `*`)."""
 
-    def __init__(self, saved: dict[str, str]) -> None:
-        self._saved = saved
-
-    @classmethod
-    def of_resource(cls, resource_state: dict[str, Any]) -> DailySeriesLoadedUntil:
-        return cls(_entry(resource_state, DAILY_SERIES_LOADED_UNTIL, {}))
-
-    @classmethod
-    def saved_in(cls, source_state: Mapping[str, Any]) -> DailySeriesLoadedUntil:
-        return cls(dict(_saved(source_state, "daily_run_aggregates", DAILY_SERIES_LOADED_UNTIL) or {}))
+    RESOURCE, KEY = "daily_run_aggregates", DAILY_SERIES_LOADED_UNTIL
 
     def get(self, workspace_id: str, zone: str, automation_id: str) -> date | None:
         saved = self._saved.get(f"{workspace_id}/{zone}/{automation_id}")
@@ -138,6 +126,3 @@ class DailySeriesLoadedUntil:
     def latest(self) -> date | None:
         """The latest day any series was loaded up to."""
         return max(map(date.fromisoformat, self._saved.values()), default=None)
-
-    def __len__(self) -> int:
-        return len(self._saved)

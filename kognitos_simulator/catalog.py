@@ -11,14 +11,52 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import orjson
 
 from kognitos_simulator import values
 from kognitos_simulator.values import Json
+
+
+class Book(NamedTuple):
+    """The book function a FunctionCall node calls, and the connection (of the automation) it goes through."""
+
+    connection_alias: str
+    book_name: str
+    function_name: str
+
+
+class Connection(NamedTuple):
+    """A book connection of an automation: the alias its code uses and the endpoint it is bound to."""
+
+    alias: str
+    endpoint: str
+
+
+class Input(NamedTuple):
+    """A run input of an automation; its value kind comes from the theme's `variables`."""
+
+    name: str
+    optional: bool
+
+
+class Failure(NamedTuple):
+    """An error a run of the theme can fail with."""
+
+    error_id: str
+    description: str
+
+
+class Person(NamedTuple):
+    """A user of the simulated organization; the e-mail is the handle at the organization's domain."""
+
+    display_name: str
+    email_handle: str
 
 
 @dataclass(frozen=True)
@@ -27,7 +65,7 @@ class Statement:
 
     code: str
     kind: str
-    book: tuple[str, str, str] | None = None  # (connection alias, book name, function name)
+    book: Book | None = None
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     body: tuple[Statement, ...] = ()
@@ -38,82 +76,87 @@ class Theme:
     display_name: str
     description: str
     english_code: str
-    connections: tuple[tuple[str, str], ...]  # (alias, endpoint)
-    inputs: tuple[tuple[str, bool], ...]  # (name, optional); kinds come from `variables`
+    connections: tuple[Connection, ...]
+    inputs: tuple[Input, ...]
     pre: tuple[Statement, ...]
     main: tuple[Statement, ...]
-    outputs: tuple[str, ...]  # variables passed to set_output, in order
-    variables: dict[str, str]  # variable -> value kind (see SAMPLERS)
-    failures: tuple[tuple[str, str], ...]  # (error id, description)
-    guidance: tuple[str, ...]  # exception descriptions
+    outputs: tuple[str, ...]
+    """Variables passed to set_output, in order."""
+    variables: dict[str, str]
+    """Each variable's value kind (see SAMPLERS)."""
+    failures: tuple[Failure, ...]
+    guidance: tuple[str, ...]
+    """Descriptions of the exceptions a run can stop on, awaiting guidance."""
 
 
-def _fc(code: str, book: tuple[str, str, str] | None, reads: tuple[str, ...] = (),
-        writes: tuple[str, ...] = ()) -> Statement:
-    return Statement(code, "FunctionCall", book, reads, writes)
+_BOOK_CALL = re.compile(r"kognitos\.(\w+)\.(\w+)\(")
+
+
+def _fc(code: str, reads: tuple[str, ...] = (), writes: tuple[str, ...] = ()) -> Statement:
+    """A call of `kognitos.<book>.<function>(...)`, read from the code, through the connection named like the book."""
+    match = _BOOK_CALL.search(code)
+    if match is None:
+        raise ValueError(f"no book function call in {code!r}")
+    book, function = match.groups()
+    return Statement(code, "FunctionCall", Book(connection_alias=book, book_name=book, function_name=function), reads,
+                     writes)
 
 
 def _assign(code: str, reads: tuple[str, ...], writes: tuple[str, ...]) -> Statement:
-    return Statement(code, "Assignment", None, reads, writes)
+    return Statement(code, "Assignment", reads=reads, writes=writes)
 
 
 def _set_output(name: str) -> Statement:
-    return Statement(f'set_output("{name}", {name})', "FunctionCall", None, (name,))
+    return Statement(f'set_output("{name}", {name})', "FunctionCall", reads=(name,))
 
 
 def _mail_pre(variable: str) -> tuple[Statement, ...]:
-    return (_fc(f"{variable} = kognitos.mail.get_attachment(message=trigger_email)",
-                ("mail", "mail", "get_attachment"), ("trigger_email",), (variable,)),)
+    return (_fc(f"{variable} = kognitos.mail.get_attachment(message=trigger_email)", ("trigger_email",), (variable,)),)
 
 
-_MAIL = ("mail", "lambda://microsoft/1.0.4")
+_MAIL = Connection("mail", "lambda://microsoft/1.0.4")
 
 THEMES: tuple[Theme, ...] = (
     Theme(
-        "Invoice Processing",
-        "Extracts invoice fields and posts them to the ERP.",
-        "get the invoice from the email\nextract the total and the line items\n"
-        "post every line item to the ERP\nask for approval if the total is above 10000",
-        (_MAIL, ("idp", "lambda://kognitos/idp/2.1.0"), ("erp", "lambda://sap/3.2.1")),
-        (("invoice_file", False), ("po_number", True)),
-        _mail_pre("invoice_file"),
-        (
-            _fc("invoice = kognitos.idp.extract_document(file=invoice_file)", ("idp", "idp", "extract_document"),
-                ("invoice_file",), ("invoice",)),
+        display_name="Invoice Processing",
+        description="Extracts invoice fields and posts them to the ERP.",
+        english_code="get the invoice from the email\nextract the total and the line items\n"
+                     "post every line item to the ERP\nask for approval if the total is above 10000",
+        connections=(_MAIL, Connection("idp", "lambda://kognitos/idp/2.1.0"), Connection("erp", "lambda://sap/3.2.1")),
+        inputs=(Input("invoice_file", optional=False), Input("po_number", optional=True)),
+        pre=_mail_pre("invoice_file"),
+        main=(
+            _fc("invoice = kognitos.idp.extract_document(file=invoice_file)", ("invoice_file",), ("invoice",)),
             _assign('invoice_total = invoice["total"]', ("invoice",), ("invoice_total",)),
-            Statement('for line in invoice["line_items"]:', "ForLoop", None, ("invoice",), ("line",), (
-                _fc("kognitos.erp.post_invoice_line(po=po_number, line=line)",
-                    ("erp", "erp", "post_invoice_line"), ("po_number", "line")),
+            Statement('for line in invoice["line_items"]:', "ForLoop", reads=("invoice",), writes=("line",), body=(
+                _fc("kognitos.erp.post_invoice_line(po=po_number, line=line)", ("po_number", "line")),
             )),
-            Statement("if invoice_total > 10000:", "If", None, ("invoice_total",), (), (
-                _fc("approved = kognitos.approvals.request(amount=invoice_total)",
-                    ("approvals", "approvals", "request"), ("invoice_total",), ("approved",)),
+            Statement("if invoice_total > 10000:", "If", reads=("invoice_total",), writes=(), body=(
+                _fc("approved = kognitos.approvals.request(amount=invoice_total)", ("invoice_total",), ("approved",)),
             )),
             _set_output("invoice_total"),
             _set_output("line_items"),
         ),
-        ("invoice_total", "line_items"),
-        {"invoice_file": "file_remote", "po_number": "text_po", "invoice": "dict_invoice",
-         "invoice_total": "money", "line": "dict_line", "approved": "bool", "line_items": "table_line_items",
-         "trigger_email": "text_email"},
-        (("err_book_timeout", "Book procedure idp.extract_document timed out."),
-         ("err_erp_rejected", "The ERP rejected the invoice line: unknown cost center.")),
-        ("Could not find a value for 'invoice_total' in the document.",
-         "The purchase order number on the invoice does not exist."),
+        outputs=("invoice_total", "line_items"),
+        variables={"invoice_file": "file_remote", "po_number": "text_po", "invoice": "dict_invoice",
+                   "invoice_total": "money", "line": "dict_line", "approved": "bool", "line_items": "table_line_items",
+                   "trigger_email": "text_email"},
+        failures=(Failure("err_book_timeout", "Book procedure idp.extract_document timed out."),
+                  Failure("err_erp_rejected", "The ERP rejected the invoice line: unknown cost center.")),
+        guidance=("Could not find a value for 'invoice_total' in the document.",
+                  "The purchase order number on the invoice does not exist."),
     ),
     Theme(
-        "Purchase Order Matching",
-        "Matches received goods against purchase orders and reports the variance.",
-        "get the purchase order\ncompare every received line with the order\nreport the variance",
-        (("erp", "lambda://sap/3.2.1"), ("sheets", "lambda://google/sheets/1.4.0")),
-        (("po_number", False),),
-        (),
-        (
-            _fc("order = kognitos.erp.get_purchase_order(number=po_number)", ("erp", "erp", "get_purchase_order"),
-                ("po_number",), ("order",)),
-            Statement('for line in order["lines"]:', "ForLoop", None, ("order",), ("line",), (
-                _fc("kognitos.sheets.append_row(sheet=receipts, row=line)", ("sheets", "sheets", "append_row"),
-                    ("line",)),
+        display_name="Purchase Order Matching",
+        description="Matches received goods against purchase orders and reports the variance.",
+        english_code="get the purchase order\ncompare every received line with the order\nreport the variance",
+        connections=(Connection("erp", "lambda://sap/3.2.1"), Connection("sheets", "lambda://google/sheets/1.4.0")),
+        inputs=(Input("po_number", optional=False),),
+        pre=(),
+        main=(
+            _fc("order = kognitos.erp.get_purchase_order(number=po_number)", ("po_number",), ("order",)),
+            Statement('for line in order["lines"]:', "ForLoop", reads=("order",), writes=("line",), body=(
+                _fc("kognitos.sheets.append_row(sheet=receipts, row=line)", ("line",)),
             )),
             _assign("variance = order.received_total - order.ordered_total", ("order",), ("variance",)),
             _assign("matched = variance == 0", ("variance",), ("matched",)),
@@ -121,47 +164,44 @@ THEMES: tuple[Theme, ...] = (
             _set_output("variance"),
             _set_output("po_lines"),
         ),
-        ("matched", "variance", "po_lines"),
-        {"po_number": "text_po", "order": "dict_invoice", "line": "dict_line", "variance": "signed_money",
-         "matched": "bool", "po_lines": "list_text"},
-        (("err_po_missing", "Purchase order lookup returned no result."),),
-        ("The received quantity exceeds the ordered quantity.",),
+        outputs=("matched", "variance", "po_lines"),
+        variables={"po_number": "text_po", "order": "dict_invoice", "line": "dict_line", "variance": "signed_money",
+                   "matched": "bool", "po_lines": "list_text"},
+        failures=(Failure("err_po_missing", "Purchase order lookup returned no result."),),
+        guidance=("The received quantity exceeds the ordered quantity.",),
     ),
     Theme(
-        "Vendor Onboarding",
-        "Validates new vendor details and creates the vendor record.",
-        "read the vendor form\nvalidate the tax id\ncreate the vendor in the ERP",
-        (("docs", "lambda://kognitos/docs/1.0.2"), ("erp", "lambda://oracle/2.0.0")),
-        (("vendor_form", False),),
-        (),
-        (
-            _fc("form = kognitos.docs.read_form(file=vendor_form)", ("docs", "docs", "read_form"), ("vendor_form",),
-                ("form",)),
+        display_name="Vendor Onboarding",
+        description="Validates new vendor details and creates the vendor record.",
+        english_code="read the vendor form\nvalidate the tax id\ncreate the vendor in the ERP",
+        connections=(Connection("docs", "lambda://kognitos/docs/1.0.2"), Connection("erp", "lambda://oracle/2.0.0")),
+        inputs=(Input("vendor_form", optional=False),),
+        pre=(),
+        main=(
+            _fc("form = kognitos.docs.read_form(file=vendor_form)", ("vendor_form",), ("form",)),
             _assign('tax_id = form["tax_id"]', ("form",), ("tax_id",)),
-            _fc("vendor_record = kognitos.erp.create_vendor(form=form)", ("erp", "erp", "create_vendor"), ("form",),
-                ("vendor_record",)),
+            _fc("vendor_record = kognitos.erp.create_vendor(form=form)", ("form",), ("vendor_record",)),
             _assign("onboarding_date = today()", (), ("onboarding_date",)),
             _set_output("vendor_record"),
             _set_output("tax_id"),
             _set_output("onboarding_date"),
         ),
-        ("vendor_record", "tax_id", "onboarding_date"),
-        {"vendor_form": "file_inline", "form": "dict_vendor", "tax_id": "text_tax_id",
-         "vendor_record": "dict_vendor", "onboarding_date": "date"},
-        (("err_duplicate_vendor", "A vendor with this tax id already exists."),),
-        ("The tax id on the form failed validation.",),
+        outputs=("vendor_record", "tax_id", "onboarding_date"),
+        variables={"vendor_form": "file_inline", "form": "dict_vendor", "tax_id": "text_tax_id",
+                   "vendor_record": "dict_vendor", "onboarding_date": "date"},
+        failures=(Failure("err_duplicate_vendor", "A vendor with this tax id already exists."),),
+        guidance=("The tax id on the form failed validation.",),
     ),
     Theme(
-        "Expense Report Audit",
-        "Flags expense items that break the travel policy.",
-        "get the expense report\ncheck every item against the policy\nreport the flagged items",
-        (("expenses", "lambda://concur/1.3.0"),),
-        (("report_id", False),),
-        (),
-        (
-            _fc("report = kognitos.expenses.get_report(id=report_id)", ("expenses", "expenses", "get_report"),
-                ("report_id",), ("report",)),
-            Statement('for item in report["items"]:', "ForLoop", None, ("report",), ("item",), (
+        display_name="Expense Report Audit",
+        description="Flags expense items that break the travel policy.",
+        english_code="get the expense report\ncheck every item against the policy\nreport the flagged items",
+        connections=(Connection("expenses", "lambda://concur/1.3.0"),),
+        inputs=(Input("report_id", optional=False),),
+        pre=(),
+        main=(
+            _fc("report = kognitos.expenses.get_report(id=report_id)", ("report_id",), ("report",)),
+            Statement('for item in report["items"]:', "ForLoop", reads=("report",), writes=("item",), body=(
                 _assign("checked = policy.check(item)", ("item",), ("checked",)),
             )),
             _assign("total_reimbursed = report.approved_total", ("report",), ("total_reimbursed",)),
@@ -169,108 +209,103 @@ THEMES: tuple[Theme, ...] = (
             _set_output("total_reimbursed"),
             _set_output("audit_time"),
         ),
-        ("flagged_items", "total_reimbursed", "audit_time"),
-        {"report_id": "text_po", "report": "dict_invoice", "item": "dict_line", "checked": "bool",
-         "total_reimbursed": "money", "flagged_items": "set_tags", "audit_time": "datetime_offset"},
-        (("err_report_locked", "The expense report is locked by another reviewer."),),
-        ("A receipt is missing for a meal above the policy limit.",),
+        outputs=("flagged_items", "total_reimbursed", "audit_time"),
+        variables={"report_id": "text_po", "report": "dict_invoice", "item": "dict_line", "checked": "bool",
+                   "total_reimbursed": "money", "flagged_items": "set_tags", "audit_time": "datetime_offset"},
+        failures=(Failure("err_report_locked", "The expense report is locked by another reviewer."),),
+        guidance=("A receipt is missing for a meal above the policy limit.",),
     ),
     Theme(
-        "Customer Email Triage",
-        "Categorises incoming support emails and drafts a reply.",
-        "read the email\ndecide the category and the priority\ndraft a reply",
-        (_MAIL, ("llm", "lambda://kognitos/llm/3.0.1")),
-        (("email_body", False),),
-        _mail_pre("email_body"),
-        (
-            _fc("category = kognitos.llm.classify(text=email_body)", ("llm", "llm", "classify"), ("email_body",),
-                ("category",)),
+        display_name="Customer Email Triage",
+        description="Categorises incoming support emails and drafts a reply.",
+        english_code="read the email\ndecide the category and the priority\ndraft a reply",
+        connections=(_MAIL, Connection("llm", "lambda://kognitos/llm/3.0.1")),
+        inputs=(Input("email_body", optional=False),),
+        pre=_mail_pre("email_body"),
+        main=(
+            _fc("category = kognitos.llm.classify(text=email_body)", ("email_body",), ("category",)),
             _assign("priority = priorities[category]", ("category",), ("priority",)),
-            _fc("reply_draft = kognitos.llm.draft_reply(text=email_body)", ("llm", "llm", "draft_reply"),
-                ("email_body",), ("reply_draft",)),
+            _fc("reply_draft = kognitos.llm.draft_reply(text=email_body)", ("email_body",), ("reply_draft",)),
             _set_output("category"),
             _set_output("priority"),
             _set_output("response_due"),
         ),
-        ("category", "priority", "response_due"),
-        {"email_body": "text_email", "trigger_email": "text_email", "category": "text_category",
-         "priority": "count", "reply_draft": "file_inline", "response_due": "duration"},
-        (("err_llm_quota", "The language model quota is exhausted."),),
-        ("The email language could not be detected.",),
+        outputs=("category", "priority", "response_due"),
+        variables={"email_body": "text_email", "trigger_email": "text_email", "category": "text_category",
+                   "priority": "count", "reply_draft": "file_inline", "response_due": "duration"},
+        failures=(Failure("err_llm_quota", "The language model quota is exhausted."),),
+        guidance=("The email language could not be detected.",),
     ),
     Theme(
-        "FX Payment Reconciliation",
-        "Reconciles foreign-currency payments with bank settlements.",
-        "get the settlement file\nconvert every payment at the settlement rate\nreconcile the totals",
-        (("bank", "lambda://kognitos/bank/1.1.0"), ("erp", "lambda://sap/3.2.1")),
-        (("settlement_file", False),),
-        (),
-        (
-            _fc("settlement = kognitos.bank.read_settlement(file=settlement_file)", ("bank", "bank", "read_settlement"),
-                ("settlement_file",), ("settlement",)),
+        display_name="FX Payment Reconciliation",
+        description="Reconciles foreign-currency payments with bank settlements.",
+        english_code="get the settlement file\nconvert every payment at the settlement rate\nreconcile the totals",
+        connections=(Connection("bank", "lambda://kognitos/bank/1.1.0"), Connection("erp", "lambda://sap/3.2.1")),
+        inputs=(Input("settlement_file", optional=False),),
+        pre=(),
+        main=(
+            _fc("settlement = kognitos.bank.read_settlement(file=settlement_file)", ("settlement_file",),
+                ("settlement",)),
             _assign('exchange_rate = settlement["rate"]', ("settlement",), ("exchange_rate",)),
-            Statement('for payment in settlement["payments"]:', "ForLoop", None, ("settlement",), ("payment",), (
-                _fc("kognitos.erp.reconcile(payment=payment, rate=exchange_rate)", ("erp", "erp", "reconcile"),
-                    ("payment", "exchange_rate")),
+            Statement('for payment in settlement["payments"]:', "ForLoop", reads=("settlement",),
+                      writes=("payment",), body=(
+                _fc("kognitos.erp.reconcile(payment=payment, rate=exchange_rate)", ("payment", "exchange_rate")),
             )),
             _set_output("exchange_rate"),
             _set_output("settled_amount"),
             _set_output("cutoff"),
         ),
-        ("exchange_rate", "settled_amount", "cutoff"),
-        {"settlement_file": "file_remote", "settlement": "dict_invoice", "exchange_rate": "rate",
-         "payment": "dict_line", "settled_amount": "big_money", "cutoff": "timeofday",
-         "settlement_zone": "time_zone"},
-        (("err_rate_missing", "The settlement file has no exchange rate for the currency pair."),),
-        ("Two payments match the same settlement line.",),
+        outputs=("exchange_rate", "settled_amount", "cutoff"),
+        variables={"settlement_file": "file_remote", "settlement": "dict_invoice", "exchange_rate": "rate",
+                   "payment": "dict_line", "settled_amount": "big_money", "cutoff": "timeofday",
+                   "settlement_zone": "time_zone"},
+        failures=(Failure("err_rate_missing", "The settlement file has no exchange rate for the currency pair."),),
+        guidance=("Two payments match the same settlement line.",),
     ),
     Theme(
-        "Contract Renewal Review",
-        "Reviews contracts that are due for renewal and lists risky clauses.",
-        "find the contracts due for renewal\nextract the clauses\nnote the risks",
-        (("docs", "lambda://kognitos/docs/1.0.2"),),
-        (("contract_file", False),),
-        (),
-        (
-            _fc("contract = kognitos.docs.read_contract(file=contract_file)", ("docs", "docs", "read_contract"),
-                ("contract_file",), ("contract",)),
+        display_name="Contract Renewal Review",
+        description="Reviews contracts that are due for renewal and lists risky clauses.",
+        english_code="find the contracts due for renewal\nextract the clauses\nnote the risks",
+        connections=(Connection("docs", "lambda://kognitos/docs/1.0.2"),),
+        inputs=(Input("contract_file", optional=False),),
+        pre=(),
+        main=(
+            _fc("contract = kognitos.docs.read_contract(file=contract_file)", ("contract_file",), ("contract",)),
             _assign('renewal_date = contract["renewal_date"]', ("contract",), ("renewal_date",)),
-            _fc("clauses = kognitos.docs.extract_clauses(document=contract)", ("docs", "docs", "extract_clauses"),
-                ("contract",), ("clauses",)),
+            _fc("clauses = kognitos.docs.extract_clauses(document=contract)", ("contract",), ("clauses",)),
             _set_output("renewal_date"),
             _set_output("clauses"),
             _set_output("risk_notes"),
         ),
-        ("renewal_date", "clauses", "risk_notes"),
-        {"contract_file": "file_remote", "contract": "dict_vendor", "renewal_date": "date",
-         "clauses": "table_clauses", "risk_notes": "null"},
-        (("err_unreadable_pdf", "The contract PDF could not be read."),),
-        ("The renewal date is ambiguous.",),
+        outputs=("renewal_date", "clauses", "risk_notes"),
+        variables={"contract_file": "file_remote", "contract": "dict_vendor", "renewal_date": "date",
+                   "clauses": "table_clauses", "risk_notes": "null"},
+        failures=(Failure("err_unreadable_pdf", "The contract PDF could not be read."),),
+        guidance=("The renewal date is ambiguous.",),
     ),
     Theme(
-        "Employee Onboarding",
-        "Creates accounts and schedules the first day for new hires.",
-        "get the new hire\ncreate every account\nschedule the first day",
-        (("hr", "lambda://workday/4.2.0"), ("directory", "lambda://okta/2.8.1")),
-        (("employee_id", False), ("start_zone", True)),
-        (),
-        (
-            _fc("hire = kognitos.hr.get_worker(id=employee_id)", ("hr", "hr", "get_worker"), ("employee_id",),
-                ("hire",)),
-            Statement('for system in hire["systems"]:', "ForLoop", None, ("hire",), ("system",), (
-                _fc("kognitos.directory.create_account(worker=hire, system=system)",
-                    ("directory", "directory", "create_account"), ("system",)),
+        display_name="Employee Onboarding",
+        description="Creates accounts and schedules the first day for new hires.",
+        english_code="get the new hire\ncreate every account\nschedule the first day",
+        connections=(Connection("hr", "lambda://workday/4.2.0"), Connection("directory", "lambda://okta/2.8.1")),
+        inputs=(Input("employee_id", optional=False), Input("start_zone", optional=True)),
+        pre=(),
+        main=(
+            _fc("hire = kognitos.hr.get_worker(id=employee_id)", ("employee_id",), ("hire",)),
+            Statement('for system in hire["systems"]:', "ForLoop", reads=("hire",), writes=("system",), body=(
+                _fc("kognitos.directory.create_account(worker=hire, system=system)", ("system",)),
             )),
             _assign("start_datetime = hire.first_day_at(start_zone)", ("hire", "start_zone"), ("start_datetime",)),
             _set_output("accounts"),
             _set_output("start_datetime"),
             _set_output("badge_photo"),
         ),
-        ("accounts", "start_datetime", "badge_photo"),
-        {"employee_id": "text_po", "start_zone": "time_zone", "hire": "dict_vendor", "system": "text_category",
+        outputs=("accounts", "start_datetime", "badge_photo"),
+        variables={"employee_id": "text_po", "start_zone": "time_zone", "hire": "dict_vendor",
+                   "system": "text_category",
          "accounts": "list_text", "start_datetime": "datetime_zone", "badge_photo": "file_remote"},
-        (("err_directory_conflict", "An account with this e-mail address already exists."),),
-        ("The hire has no manager assigned.",),
+        failures=(Failure("err_directory_conflict", "An account with this e-mail address already exists."),),
+        guidance=("The hire has no manager assigned.",),
     ),
 )
 
@@ -431,8 +466,8 @@ PROGRAM_STOP_REASONS = ("raised an exception that needs guidance", "requested hu
 ICONS = ("briefcase", "rocket", "chart", "globe", "shield", "users")
 COLORS = ("#3B82F6", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#0EA5E9")
 WORKSPACE_TITLES = ("Finance", "Operations", "HR", "Procurement", "Customer Support", "Legal", "IT", "Sales")
-PEOPLE = (("Jane Smith", "jane"), ("Ravi Kumar", "ravi"), ("Ana Souza", "ana"), ("Lukas Weber", "lukas"),
-          ("Mei Chen", "mei"), ("Tom O'Brien", "tom"))
+PEOPLE = (Person("Jane Smith", "jane"), Person("Ravi Kumar", "ravi"), Person("Ana Souza", "ana"),
+          Person("Lukas Weber", "lukas"), Person("Mei Chen", "mei"), Person("Tom O'Brien", "tom"))
 
 
 @dataclass(frozen=True)

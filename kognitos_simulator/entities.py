@@ -73,9 +73,9 @@ class Automation:
             "connections": self.connections_json(),
             "update_time": render(self.update_ns),
             "update_user_id": self.publisher.id,
-            "input_specs": [{"name": name, "type": values.optional_type(catalog.TYPES[theme.variables[name]])
-                             if optional else catalog.TYPES[theme.variables[name]]}
-                            for name, optional in theme.inputs],
+            "input_specs": [{"name": spec.name, "type": values.optional_type(catalog.TYPES[theme.variables[spec.name]])
+                             if spec.optional else catalog.TYPES[theme.variables[spec.name]]}
+                            for spec in theme.inputs],
             "description": theme.description,
             "author_id": self.author.id,
         }
@@ -88,8 +88,8 @@ class Automation:
             body["publish_user_id"] = self.publisher.id
         if self.activation_state is not None:
             body["activation_state"] = self.activation_state
-        defaults = {name: catalog.SAMPLERS[theme.variables[name]](random.Random(name))
-                    for name, optional in theme.inputs if optional}
+        defaults = {spec.name: catalog.SAMPLERS[theme.variables[spec.name]](random.Random(spec.name))
+                    for spec in theme.inputs if spec.optional}
         if defaults:
             body["default_inputs"] = defaults
         body["marked_outputs"] = list(theme.outputs)
@@ -170,7 +170,8 @@ def build_organization(settings: SimulatorSettings) -> Organization:
     rng = rng_for(settings.seed, "organization")
     org_id = lower_id(rng)
     domain = "acme.example"
-    users = tuple(User(nanoid(rng), name, f"{handle}@{domain}") for name, handle in catalog.PEOPLE)
+    users = tuple(User(nanoid(rng), person.display_name, f"{person.email_handle}@{domain}")
+                  for person in catalog.PEOPLE)
     history_ns = scale.days_of_history * NS_PER_DAY
     workspaces = []
     for ordinal in range(scale.workspaces):

@@ -239,7 +239,7 @@ class _Life:
             "id": error_id,
             "description": description,
             "context": {"code_location": node.location, "node_id": node.node_id},
-            "extra": {"book": book[1]} if book else {},
+            "extra": {"book": book.book_name} if book else {},
             "code": self.automation.main.code,
         }
 
@@ -252,8 +252,9 @@ class _Life:
             variable = statement.reads[0]
             patch["inputs_patch"] = {variable: catalog.SAMPLERS[theme.variables[variable]](self.rng)}
         if statement.book and self.rng.random() < 0.3:
-            alias = statement.book[0]
-            endpoint = dict(theme.connections).get(alias, "lambda://kognitos/books/1.0.0")
+            alias = statement.book.connection_alias
+            endpoint = next((connection.endpoint for connection in theme.connections if connection.alias == alias),
+                            "lambda://kognitos/books/1.0.0")
             patch["connections"] = {alias: {"connection_id": f"{alias}-{nanoid(self.rng, 6)}", "endpoint": endpoint}}
         return patch
 
@@ -347,15 +348,15 @@ class _Life:
     def failed(self) -> None:
         self.start()
         index, node = self.stop_node()
-        error_id, description = self.rng.choice(self.automation.theme.failures)
-        error = self.error(node, error_id, description)
+        failure = self.rng.choice(self.automation.theme.failures)
+        error = self.error(node, failure.error_id, failure.description)
         events = self.events()
         ordinal = self.execute(self.automation.main, events, _iterations(self.automation.main, events),
                                stop_node=index, stop_error=error)
         self.gap()
         self.end(ordinal, "failed", {"error": error})
         self.gap()
-        self.state("failed", {"id": error_id, "description": description, "location": node.location})
+        self.state("failed", {"id": failure.error_id, "description": failure.description, "location": node.location})
 
     def wait_timer(self) -> None:
         self.waiting(timer=True)

@@ -156,8 +156,8 @@ def _aliases(program: Program) -> list[str]:
     while pending:
         node = pending.pop(0)
         book = node.statement.book
-        if book is not None and book[0] not in found:
-            found.append(book[0])
+        if book is not None and book.connection_alias not in found:
+            found.append(book.connection_alias)
         pending.extend(node.body)
     return found
 
@@ -211,9 +211,10 @@ class _ExecutionExpander:
             payload["error"] = [error]
         payload["node_id"] = node.node_id
         if statement.book is not None and error is None:
-            alias, book, function = statement.book
-            call: Json = {"book_function": {"connection_spy_identifier": alias, "book_name": book,
-                                            "function_name": function, "code_location": node.location}}
+            book = statement.book
+            call: Json = {"book_function": {"connection_spy_identifier": book.connection_alias,
+                                            "book_name": book.book_name, "function_name": book.function_name,
+                                            "code_location": node.location}}
             if inputs:
                 call["inputs"] = inputs
             if outputs:

@@ -41,9 +41,8 @@ DEFAULT_DUCKDB_FILE = "kognitos_elt.duckdb"
 """Not `kognitos.duckdb`: a DuckDB file named like its dataset fails at load time with an ambiguous
 catalog/schema error (dlt 1.31, DuckDB 2.0)."""
 DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_limit": "128MB"}
-"""DuckDB's settings while loading: rows need no insertion order (DuckDB spills more without it), and a memory cap
-(uncapped, DuckDB takes 80% of RAM; what was measured is in docs/design.md, "DuckDB's memory while loading"). A
-load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises the cap."""
+"""DuckDB's settings while loading: no insertion order, and a memory cap (docs/design.md, "DuckDB's memory while
+loading"). A load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises it."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 EXTRACT_ORDER_SETTING = "extract.next_item_mode"
 
@@ -165,10 +164,9 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
 def depth_first_extraction() -> Iterator[None]:
     """For one load, have dlt finish a parent page's children before the next page, unless configured otherwise.
 
-    dlt starts a transformer generator per parent page and by default (`round_robin`) advances up to 20 of them
-    at once, each holding a page of rows: at 100,000 runs that was ~150 MB more than depth-first (`fifo`), which
-    costs nothing here as every generator shares the client's bounded pool of requests. The setting is
-    process-wide (a Dagster process runs other pipelines too), so it is put back when the load ends.
+    Depth-first (`fifo`) holds one page per table where dlt's default (`round_robin`) holds up to 20 (docs/design.md,
+    "One worker pool per client, depth-first extraction"). The setting is process-wide (a Dagster process runs
+    other pipelines too), so it is put back when the load ends.
     """
     if dlt.config.get(EXTRACT_ORDER_SETTING) is not None:
         yield

@@ -8,7 +8,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
-from sources.kognitos.resources import DAILY_STATE_KEY, EVENTS_STATE_KEY, RUNS_STATE_KEY
+from sources.kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
 
 
 def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[str]:
@@ -29,7 +29,7 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
              f"Last successful load: {last_load[0] if last_load and last_load[0] else 'never'}",
              "Rows per table:"]
     lines.extend(f"  {table:<28} {count:>12,}" for table, count in sorted(rows.items()))
-    lines.extend(_tracking_lines(pipeline.state.get("sources", {}).get("kognitos", {}).get("resources", {})))
+    lines.extend(_tracking_lines(pipeline.state.get("sources", {}).get("kognitos", {})))
     return lines
 
 
@@ -41,14 +41,14 @@ def _nothing_loaded(pipeline_name: str, pipelines_dir: str | None) -> list[str]:
     ]
 
 
-def _tracking_lines(resources: dict[str, Any]) -> list[str]:
-    automations = resources.get("runs", {}).get(RUNS_STATE_KEY, {})
-    cursors = [state["cursor"] for state in automations.values() if state.get("cursor")]
-    open_runs = sum(len(state.get("open", {})) for state in automations.values())
-    events_open = len(resources.get("run_events", {}).get(EVENTS_STATE_KEY, {}))
-    series = resources.get("daily_run_aggregates", {}).get(DAILY_STATE_KEY, {})
+def _tracking_lines(source_state: dict[str, Any]) -> list[str]:
+    trackers = RunTrackers.saved_in(source_state).all()
+    newest = max((tracker.cursor for tracker in trackers if tracker.cursor), default="never")
+    open_runs = sum(len(tracker.open) for tracker in trackers)
+    events_open = len(OpenRunEventCounts.saved_in(source_state))
+    series = DailySeriesLoadedUntil.saved_in(source_state)
     return [
-        f"Runs: {len(automations)} automation cursor(s), newest run created {max(cursors) if cursors else 'never'}",
+        f"Runs: {len(trackers)} automation cursor(s), newest run created {newest}",
         f"Open runs refreshed on every load: {open_runs} (events still being appended for {events_open})",
-        f"Daily aggregate series: {len(series)}, loaded up to {max(series.values()) if series else 'never'}",
+        f"Daily aggregate series: {len(series)}, loaded up to {series.latest() or 'never'}",
     ]

@@ -9,17 +9,15 @@ Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars un
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
 import dlt
-from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
 from . import resources, schema, settings
 from .client import KognitosClient
-from .config import SourceConfig, build_config
+from .config import SourceConfig, resolve_source_config
 from .errors import (
     ApiError,
     AuthError,
@@ -48,26 +46,16 @@ __all__ = [
 ]
 
 
-@dlt.source(name="kognitos", section=settings.CONFIG_SECTION, max_table_nesting=0)
+@dlt.source(name=settings.SOURCE_NAME, section=settings.CONFIG_SECTION, max_table_nesting=0)
 def kognitos_source(
-    access_token: TSecretStrValue = dlt.secrets.value,
-    organization_id: str = dlt.config.value,
-    base_url: str = settings.DEFAULT_BASE_URL,
-    workspace_ids: Sequence[str] | None = None,
-    automation_ids: Sequence[str] | None = None,
-    time_zones: Sequence[str] = settings.DEFAULT_TIME_ZONES,
-    start_date: str | None = None,
-    max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
-    allow_insecure_http: bool = False,
-    page_size: int = settings.MAX_PAGE_SIZE,
-    node_kinds: Sequence[str] | None = None,
-    daily_aggregates_per_automation: bool = False,
-    daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
-    max_requests_per_second: float | None = None,
-    stats: LoadStats | None = None,
-    cleanup: ExitStack | None = None,
+    *, stats: LoadStats | None = None, cleanup: ExitStack | None = None, **options: Any
 ) -> list[DltResource]:
     """Load Kognitos workspaces, automations and runs, incrementally.
+
+    The options (`access_token`, `organization_id`, `base_url`, ...) are the fields of `SourceConfig` (config.py),
+    where each is declared and documented once. Pass any of them by keyword; the others come from dlt config
+    (`[sources.kognitos]` in `.dlt/config.toml` / `.dlt/secrets.toml`, or `SOURCES__KOGNITOS__<NAME>`). Every value
+    is checked here, before any request: a bad one raises `ConfigError` naming the key and the fix.
 
     Building the source opens nothing: its HTTP client connects, and starts its worker threads, on the first
     request. Pass `cleanup` to have them closed when the load ends (`kognitos-elt run` and the Dagster asset do):
@@ -79,33 +67,11 @@ def kognitos_source(
     next page, which keeps memory flat (`kognitos-elt run` does it for its loads).
 
     Args:
-        access_token: Kognitos personal access token (secret).
-        organization_id: The organization to load (last segment of `organizations/<id>`).
-        base_url: API host, default `https://app.us-1.kognitos.com` (with or without `/api/v1`).
-        workspace_ids: Workspaces to load; default every workspace the token can see.
-        automation_ids: Automations to load; default every automation of those workspaces.
-        time_zones: IANA zones for the daily aggregates; default `["UTC"]`.
-        start_date: Earliest run creation date (or RFC 3339 time) loaded by a first load; default all.
-        max_concurrent_requests: Requests in flight at once across the source; default 8.
-        allow_insecure_http: Allow sending the token over plain HTTP to a non-loopback host.
-        page_size: Items per API page, 1..1000; default 1000 (fewest requests). Lower only to test paging.
-        node_kinds: Load node events only of these kinds (e.g. ["FunctionCall"]); events without a node are kept.
-            Changing it later is refused until the events are reloaded with --refresh.
-        daily_aggregates_per_automation: Also load a daily series per automation (one request each).
-        daily_aggregates_lookback_days: Days re-queried by later loads (2 = today and yesterday).
-        max_requests_per_second: Client-side rate limit across all requests of a load; default none.
         stats: Counters (requests, runs new and updated) for a caller's summary; not configuration.
         cleanup: Where to register the closing of the source's HTTP client and threads; not configuration.
+        **options: Source options by name (SourceConfig's fields).
     """
-    config = build_config(
-        access_token=access_token, base_url=base_url, organization_id=organization_id,
-        workspace_ids=workspace_ids, automation_ids=automation_ids, time_zones=time_zones,
-        start_date=start_date, max_concurrent_requests=max_concurrent_requests,
-        allow_insecure_http=allow_insecure_http, page_size=page_size, node_kinds=node_kinds,
-        daily_aggregates_per_automation=daily_aggregates_per_automation,
-        daily_aggregates_lookback_days=daily_aggregates_lookback_days,
-        max_requests_per_second=max_requests_per_second,
-    )
+    config = resolve_source_config(options)
     stats = stats or LoadStats()
     client = KognitosClient(config.base_url, config.access_token, max_connections=config.max_concurrent_requests,
                             stats=stats, max_requests_per_second=config.max_requests_per_second,

@@ -30,11 +30,11 @@ from .errors import (
     error_for_status,
 )
 from .pacing import RequestPacer
+from .params import Params
 from .stats import LoadStats
 
 logger = logging.getLogger(__name__)
 
-Params = Mapping[str, str | int | bool]
 JsonObject = dict[str, Any]
 In = TypeVar("In")
 Out = TypeVar("Out")

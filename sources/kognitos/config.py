@@ -1,116 +1,142 @@
-"""Validated, frozen settings built from the arguments dlt injects; every check runs before any request."""
+"""Every option of `kognitos_source`, declared once (SourceConfig), and the checks each runs before any request."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+import dlt
+from dlt.common.configuration import configspec, known_sections, resolve_configuration
+from dlt.common.configuration.resolve import inject_section
+from dlt.common.configuration.specs import BaseConfiguration, ConfigSectionContext
+from dlt.common.typing import TSecretStrValue
+
 from . import settings
-from .days import today_in_zone, validate_time_zones
+from .days import validate_time_zones
 from .errors import ConfigError
 from .timestamps import parse_timestamp, timestamp_key
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    """What `kognitos_source` was asked to load. The token never appears in its repr."""
+@configspec
+class SourceConfig(BaseConfiguration):
+    """The options of `kognitos_source`: name, type, default and meaning of each, in one place.
 
-    access_token: str = field(repr=False)
-    base_url: str
-    organization_id: str
-    workspace_ids: tuple[str, ...] = ()
-    automation_ids: tuple[str, ...] = ()
-    time_zones: tuple[str, ...] = settings.DEFAULT_TIME_ZONES
-    start_key: str | None = None
-    """`start_date` as a timestamp key (timestamps.py): the lower bound of a first load's runs."""
+    dlt resolves each one from the keyword argument, else the environment variable `SOURCES__KOGNITOS__<NAME>`,
+    else `[sources.kognitos]` in `.dlt/secrets.toml` or `.dlt/config.toml` (`resolve_source_config`); then
+    `on_resolved` checks every value and normalises it (lists to tuples, `base_url` without `/api/v1`). A new option
+    is a field here, a row in the README's table and a line in `.dlt/config.toml` (tests/unit/test_documented_options).
+    """
+
+    access_token: TSecretStrValue = dlt.secrets.value
+    """Kognitos personal access token (secret)."""
+    organization_id: str = dlt.config.value
+    """The organization to load (last segment of `organizations/<id>`)."""
+    base_url: str = settings.DEFAULT_BASE_URL
+    """API host, default `https://app.us-1.kognitos.com` (with or without `/api/v1`)."""
+    workspace_ids: Sequence[str] | None = None
+    """Workspaces to load; default every workspace the token can see."""
+    automation_ids: Sequence[str] | None = None
+    """Automations to load; default every automation of those workspaces."""
+    time_zones: Sequence[str] = settings.DEFAULT_TIME_ZONES
+    """IANA zones for the daily aggregates; default `["UTC"]`."""
+    start_date: str | None = None
+    """Earliest run creation date (or RFC 3339 time) loaded by a first load; default all."""
     max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS
+    """Requests in flight at once across the source; default 8."""
+    allow_insecure_http: bool = False
+    """Allow sending the token over plain HTTP to a non-loopback host."""
     page_size: int = settings.MAX_PAGE_SIZE
-    node_kinds: tuple[str, ...] = ()
-    """Only node events of these kinds (filtered here; events without a node are always kept); empty: all."""
+    """Items per API page, 1..1000; default 1000 (fewest requests). Lower only to test paging."""
+    node_kinds: Sequence[str] | None = None
+    """Load node events only of these kinds (e.g. ["FunctionCall"]); events without a node are kept. Changing it
+    later is refused until the events are reloaded with --refresh."""
     daily_aggregates_per_automation: bool = False
+    """Also load a daily series per automation (one request each)."""
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
+    """Days re-queried by later loads (2 = today and yesterday)."""
     max_requests_per_second: float | None = None
+    """Client-side rate limit across all requests of a load; default none."""
 
-    def first_aggregate_day(self, zone: str, now: datetime) -> date:
-        """First day of a daily series' first load: `start_date` as a local date, else a year back."""
-        if self.start_key is not None:
-            return today_in_zone(zone, parse_timestamp(self.start_key))
-        return today_in_zone(zone, now) - timedelta(days=settings.DEFAULT_DAILY_HISTORY_DAYS)
+    def on_resolved(self) -> None:
+        """Check every value, raising `ConfigError` naming the key, the bad value and the fix, and normalise it."""
+        if not self.access_token or not str(self.access_token).strip():
+            raise ConfigError(
+                "access_token", "no personal access token is set",
+                "Create one in Kognitos (API Keys) and put it in .dlt/secrets.toml under [sources.kognitos] or "
+                "in the environment variable.",
+            )
+        if not self.organization_id or not str(self.organization_id).strip():
+            raise ConfigError(
+                "organization_id", "no organization id is set",
+                "Set it to the last segment of your organization's name (organizations/<id>), "
+                "e.g. in .dlt/config.toml under [sources.kognitos].",
+            )
+        try:
+            zones = validate_time_zones(_as_tuple(self.time_zones) or settings.DEFAULT_TIME_ZONES)
+        except ValueError as error:
+            raise ConfigError("time_zones", str(error),
+                              "Use IANA names such as \"UTC\" or \"Europe/Paris\".") from error
+        if self.max_concurrent_requests < 1:
+            raise ConfigError(
+                "max_concurrent_requests", f"{self.max_concurrent_requests!r} is not a positive integer",
+                "Use a number from 1 (sequential) upwards; 8 is the default.",
+            )
+        if self.daily_aggregates_lookback_days < 1:
+            raise ConfigError(
+                "daily_aggregates_lookback_days", f"{self.daily_aggregates_lookback_days!r} is less than 1",
+                "Use 2 (today and yesterday, the default) or more to re-check days whose counts may still grow.",
+            )
+        if self.max_requests_per_second is not None and not self.max_requests_per_second > 0:
+            raise ConfigError(
+                "max_requests_per_second", f"{self.max_requests_per_second!r} is not a positive number",
+                "Remove it (no client-side limit, the default) or use e.g. 5.",
+            )
+        if not 1 <= self.page_size <= settings.MAX_PAGE_SIZE:
+            raise ConfigError(
+                "page_size", f"{self.page_size!r} is outside 1..{settings.MAX_PAGE_SIZE}",
+                f"Leave it at the default {settings.MAX_PAGE_SIZE} (fewest requests) unless testing paging.",
+            )
+        base_url = _checked_base_url(self.base_url or settings.DEFAULT_BASE_URL, self.allow_insecure_http)
+        if (start := self.start_time) is not None and start > datetime.now(UTC):
+            raise ConfigError(
+                "start_date", f"{self.start_date!r} is in the future, so nothing would ever be loaded",
+                "Use a date in the past, or remove it to load all history.",
+            )
+        self.access_token = str(self.access_token).strip()
+        self.organization_id = str(self.organization_id).strip()
+        self.base_url = base_url
+        self.workspace_ids = _as_tuple(self.workspace_ids)
+        self.automation_ids = _as_tuple(self.automation_ids)
+        self.time_zones = zones
+        self.node_kinds = _as_tuple(self.node_kinds)
+        self.daily_aggregates_per_automation = bool(self.daily_aggregates_per_automation)
+
+    @property
+    def start_key(self) -> str | None:
+        """`start_date` as a timestamp key (timestamps.py): the lower bound of a first load's runs."""
+        return _start_key(self.start_date)
+
+    @property
+    def start_time(self) -> datetime | None:
+        """`start_date` as an aware instant (the first load of a daily series starts on its local date)."""
+        key = self.start_key
+        return parse_timestamp(key) if key is not None else None
 
 
-def build_config(
-    *,
-    access_token: str | None,
-    base_url: str | None,
-    organization_id: str | None,
-    workspace_ids: Sequence[str] | str | None = None,
-    automation_ids: Sequence[str] | str | None = None,
-    time_zones: Sequence[str] | str | None = None,
-    start_date: str | date | datetime | None = None,
-    max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS,
-    allow_insecure_http: bool = False,
-    page_size: int = settings.MAX_PAGE_SIZE,
-    node_kinds: Sequence[str] | str | None = None,
-    daily_aggregates_per_automation: bool = False,
-    daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS,
-    max_requests_per_second: float | None = None,
-    now: datetime | None = None,
-) -> SourceConfig:
-    """Check every value and raise `ConfigError` naming the key, the bad value and the fix."""
-    if not access_token or not str(access_token).strip():
-        raise ConfigError(
-            "access_token", "no personal access token is set",
-            "Create one in Kognitos (API Keys) and put it in .dlt/secrets.toml under [sources.kognitos] or "
-            "in the environment variable.",
-        )
-    if not organization_id or not str(organization_id).strip():
-        raise ConfigError(
-            "organization_id", "no organization id is set",
-            "Set it to the last segment of your organization's name (organizations/<id>), "
-            "e.g. in .dlt/config.toml under [sources.kognitos].",
-        )
-    try:
-        zones = validate_time_zones(_as_tuple(time_zones) or settings.DEFAULT_TIME_ZONES)
-    except ValueError as exc:
-        raise ConfigError("time_zones", str(exc), "Use IANA names such as \"UTC\" or \"Europe/Paris\".") from None
-    if max_concurrent_requests < 1:
-        raise ConfigError(
-            "max_concurrent_requests", f"{max_concurrent_requests!r} is not a positive integer",
-            "Use a number from 1 (sequential) upwards; 8 is the default.",
-        )
-    if daily_aggregates_lookback_days < 1:
-        raise ConfigError(
-            "daily_aggregates_lookback_days", f"{daily_aggregates_lookback_days!r} is less than 1",
-            "Use 2 (today and yesterday, the default) or more to re-check days whose counts may still grow.",
-        )
-    if max_requests_per_second is not None and not max_requests_per_second > 0:
-        raise ConfigError(
-            "max_requests_per_second", f"{max_requests_per_second!r} is not a positive number",
-            "Remove it (no client-side limit, the default) or use e.g. 5.",
-        )
-    if not 1 <= page_size <= settings.MAX_PAGE_SIZE:
-        raise ConfigError(
-            "page_size", f"{page_size!r} is outside 1..{settings.MAX_PAGE_SIZE}",
-            f"Leave it at the default {settings.MAX_PAGE_SIZE} (fewest requests) unless testing paging.",
-        )
-    return SourceConfig(
-        access_token=str(access_token).strip(),
-        base_url=_checked_base_url(base_url or settings.DEFAULT_BASE_URL, allow_insecure_http),
-        organization_id=str(organization_id).strip(),
-        workspace_ids=_as_tuple(workspace_ids),
-        automation_ids=_as_tuple(automation_ids),
-        time_zones=zones,
-        start_key=_checked_start_key(start_date, now or datetime.now(UTC)),
-        max_concurrent_requests=max_concurrent_requests,
-        page_size=page_size,
-        node_kinds=_as_tuple(node_kinds),
-        daily_aggregates_per_automation=bool(daily_aggregates_per_automation),
-        daily_aggregates_lookback_days=daily_aggregates_lookback_days,
-        max_requests_per_second=max_requests_per_second,
-    )
+def resolve_source_config(options: Mapping[str, Any]) -> SourceConfig:
+    """The options given by keyword, every other one from dlt config, checked (SourceConfig.on_resolved).
+
+    dlt's own resolution, in the source's config section, so `.dlt/*.toml`, environment variables and pipeline-named
+    sections work as for any dlt source.
+    """
+    if unknown := sorted(set(options) - set(SourceConfig.get_resolvable_fields())):
+        raise TypeError(f"kognitos_source() got unknown option(s) {unknown}: the options are SourceConfig's fields")
+    sections = (known_sections.SOURCES, settings.CONFIG_SECTION, settings.SOURCE_NAME)
+    with inject_section(ConfigSectionContext(sections=sections)):
+        return resolve_configuration(SourceConfig(), explicit_value=dict(options))
 
 
 def _as_tuple(values: Sequence[str] | str | None) -> tuple[str, ...]:
@@ -149,27 +175,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _checked_start_key(start_date: str | date | datetime | None, now: datetime) -> str | None:
+def _start_key(start_date: str | date | datetime | None) -> str | None:
     """`start_date` as a timestamp key: a date means its midnight UTC; a time must be RFC 3339."""
     if start_date is None or start_date == "":
         return None
     try:
         if isinstance(start_date, datetime):
             moment = start_date if start_date.tzinfo else start_date.replace(tzinfo=UTC)
-            key = timestamp_key(moment.astimezone(UTC).isoformat())
-        elif isinstance(start_date, date) or len(str(start_date).strip()) == 10:
+            return timestamp_key(moment.astimezone(UTC).isoformat())
+        if isinstance(start_date, date) or len(str(start_date).strip()) == 10:
             day = start_date if isinstance(start_date, date) else date.fromisoformat(str(start_date).strip())
-            key = timestamp_key(f"{day.isoformat()}T00:00:00Z")
-        else:
-            key = timestamp_key(str(start_date).strip())
-    except ValueError:
+            return timestamp_key(f"{day.isoformat()}T00:00:00Z")
+        return timestamp_key(str(start_date).strip())
+    except ValueError as error:
         raise ConfigError(
             "start_date", f"{start_date!r} is not a date or an RFC 3339 timestamp",
             "Use e.g. \"2025-01-31\" or \"2025-01-31T00:00:00Z\".",
-        ) from None
-    if parse_timestamp(key) > now:
-        raise ConfigError(
-            "start_date", f"{start_date!r} is in the future, so nothing would ever be loaded",
-            "Use a date in the past, or remove it to load all history.",
-        )
-    return key
+        ) from error

@@ -15,6 +15,8 @@ from zoneinfo import available_timezones
 
 import pendulum
 
+from .settings import DEFAULT_DAILY_HISTORY_DAYS
+
 _ZONE_LIST_URL = "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
 
 
@@ -54,6 +56,26 @@ def refresh_window(zone: str, now: datetime, lookback_days: int, first_day: date
     end = today_in_zone(zone, now)
     start = first_day if first_day is not None else end - timedelta(days=lookback_days - 1)
     return start, end
+
+
+def series_window(
+    zone: str, now: datetime, lookback_days: int, loaded_until: date | None, first_load_from: datetime | None
+) -> tuple[date, date] | None:
+    """The inclusive [start, end] days one daily series re-queries now, or None while there is no day to ask for.
+
+    A first load (nothing `loaded_until`) covers `first_load_from` (`start_date`), else DEFAULT_DAILY_HISTORY_DAYS,
+    up to today in `zone`. Later loads re-query the last `lookback_days`, or back to the last day loaded if the
+    pipeline has not run for longer than that, so no day is skipped. None when `start_date` is after today in
+    `zone` (`now` is the service's clock, which may be behind the host's).
+    """
+    if loaded_until is None:
+        first_day = (today_in_zone(zone, first_load_from) if first_load_from is not None
+                     else today_in_zone(zone, now) - timedelta(days=DEFAULT_DAILY_HISTORY_DAYS))
+        start, end = refresh_window(zone, now, lookback_days, first_day)
+    else:
+        start, end = refresh_window(zone, now, lookback_days, None)
+        start = min(start, loaded_until)
+    return (start, end) if start <= end else None
 
 
 def days_between(start: date, end: date) -> list[date]:

@@ -33,6 +33,16 @@ class OpenRun(NamedTuple):
     update_key: str
 
 
+class _NewOpenRun(NamedTuple):
+    """A run this load saw for the first time, still open: it joins `open` when the load closes."""
+
+    run_id: str
+    create_key: str
+    update_key: str
+    accepted: int
+    """How many new runs were accepted before it (newest first): what gives it its ordinal."""
+
+
 @dataclass(frozen=True)
 class RefreshPlan:
     list_from: str | None
@@ -58,7 +68,7 @@ class RunTracker:
     updated_count: int = 0
     """Open runs whose changed state this load re-loads."""
     _seen: dict[str, str] = field(default_factory=dict)
-    _new_open: list[tuple[str, str, str, int]] = field(default_factory=list)
+    _new_open: list[_NewOpenRun] = field(default_factory=list)
     _new_count: int = 0
     _newest: str | None = None
     _at_newest: set[str] = field(default_factory=set)
@@ -105,7 +115,7 @@ class RunTracker:
         self._seen[run_id] = update_key
         if is_new:
             if state not in TERMINAL_RUN_STATES:
-                self._new_open.append((run_id, create_key, update_key, self._new_count))
+                self._new_open.append(_NewOpenRun(run_id, create_key, update_key, self._new_count))
             self._new_count += 1
             if self._newest is None or create_key > self._newest:
                 self._newest, self._at_newest = create_key, {run_id}
@@ -149,8 +159,9 @@ class RunTracker:
             elif self._newest == self.cursor:
                 self.at_cursor |= self._at_newest
         # New runs were accepted newest first, so the k-th accepted is the (count + new - k)-th created.
-        for run_id, create_key, update_key, k in self._new_open:
-            self.open[run_id] = OpenRun(create_key, self.count + self._new_count - k, update_key)
+        for run in self._new_open:
+            self.open[run.run_id] = OpenRun(create_key=run.create_key, update_key=run.update_key,
+                                            ordinal=self.count + self._new_count - run.accepted)
         self.count += self._new_count
         return {
             "cursor": self.cursor,

@@ -8,12 +8,12 @@ keeps the full resource name; the run's state oneof becomes `state` (its key) pl
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import values
-from .timestamps import parse_optional_timestamp
+from .timestamps import parse_optional_timestamp, timestamp_key
 from .values import value_type_name
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,23 @@ def run_state(run: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return None, {}
 
 
+class RunVersion(NamedTuple):
+    """What the run tracker needs of an API run to tell whether it is new or changed (open_runs.RunTracker.accept)."""
+
+    run_id: str
+    create_key: str
+    update_key: str
+    state: str | None
+
+
+def run_version(run: Mapping[str, Any]) -> RunVersion:
+    """The run's id, state, and creation and last-change instants as timestamp keys (timestamps.py); a run sent
+    without `update_time` last changed when its state did, or else when it was created."""
+    update = run.get("update_time") or (run.get("state") or {}).get("update_time") or run["create_time"]
+    return RunVersion(short_id(run["name"]), timestamp_key(run["create_time"]), timestamp_key(update),
+                      run_state(run)[0])
+
+
 def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, automation_id: str) -> Row:
     name = run["name"]
     state, details = run_state(run)
@@ -203,6 +220,23 @@ def node_kind(event: Mapping[str, Any]) -> str | None:
         return None
     body = next((value for key, value in journal.items() if key not in _JOURNAL_COMMON), None)
     return body.get("node_kind") if isinstance(body, Mapping) else None
+
+
+def new_event_rows(
+    pages: Iterable[Sequence[Mapping[str, Any]]], run: Row, node_kinds: frozenset[str], loaded: int
+) -> tuple[list[Row], int]:
+    """The rows of a run's events after the first `loaded`, and how many events its stream holds.
+
+    The stream is what `node_kinds` keeps: node events of those kinds and every event without a node (all events
+    if it is empty). `event_index` numbers positions in that stream, so a filtered load numbers without gaps.
+    """
+    rows: list[Row] = []
+    total = 0
+    for page in pages:
+        kept = [event for event in page if not node_kinds or (kind := node_kind(event)) is None or kind in node_kinds]
+        rows.extend(event_row(event, run, total + i) for i, event in enumerate(kept) if total + i >= loaded)
+        total += len(kept)
+    return rows, total
 
 
 def event_row(event: Mapping[str, Any], run: Row, event_index: int) -> Row:

@@ -1,15 +1,16 @@
 """One module-level function per table: dlt wiring only (state, API pages in, Arrow pages out).
 
-The logic lives in pure modules: records.py maps API objects to rows, open_runs.py decides what is new
-and what to refresh, filters.py builds the AIP-160 filters, schema.py types the pages. Transformers get
-their parent's Arrow pages and read back only the columns they need.
+The logic lives in pure modules: records.py maps API objects to rows (and numbers a run's events),
+open_runs.py decides what is new and what to refresh, params.py builds each request's query parameters,
+days.py picks the days a daily series re-queries, state.py keeps what loads hand on, schema.py types the
+pages. Transformers get their parent's Arrow pages and read back only the columns they need.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dlt
@@ -19,33 +20,26 @@ import pyarrow.compute as pc
 from . import paths, schema
 from .client import KognitosClient
 from .config import SourceConfig
-from .days import fill_missing_days, refresh_window
+from .days import fill_missing_days, series_window
 from .errors import ConfigError, NotFoundError
-from .filters import automation_id_in, created_at_or_after
 from .open_runs import RunTracker
+from .params import automations_params, daily_run_aggregates_params, list_params, runs_params
 from .records import (
     Row,
     automation_aggregate_rows,
     automation_row,
     daily_aggregate_rows,
     daily_counts,
-    event_row,
     execution_output_rows,
-    node_kind,
+    new_event_rows,
     run_row,
-    run_state,
-    short_id,
+    run_version,
     workspace_row,
 )
 from .settings import ROWS_PER_PAGE, WORKSPACE_WIDE
-from .timestamps import timestamp_key
+from .state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers, node_kinds_of_loaded_events
 
 logger = logging.getLogger(__name__)
-
-RUNS_STATE_KEY = "automations_v1"
-EVENTS_STATE_KEY = "open_runs_v1"
-NODE_KINDS_STATE_KEY = "node_kinds_v1"
-DAILY_STATE_KEY = "series_loaded_until_v1"
 
 
 def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
@@ -65,7 +59,7 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
         yield schema.WORKSPACES.page(rows)
         return
     try:
-        listed = client.pages(paths.user_workspaces(org), "user_workspaces", {"page_size": config.page_size})
+        listed = client.pages(paths.user_workspaces(org), "user_workspaces", list_params(config.page_size))
         yield schema.WORKSPACES.page(workspace_row(ws, org) for page in listed for ws in page)
     except NotFoundError as error:
         raise error.about(f"Organization {org!r} (from organization_id) was not found") from error
@@ -79,7 +73,7 @@ def automations(workspaces_page: pa.Table, client: KognitosClient, config: Sourc
     for page in _pages(schema.AUTOMATIONS, batches):
         found.update(page["automation_id"].to_pylist())
         yield page
-    if missing := sorted(set(config.automation_ids) - found):
+    if missing := sorted(set(config.automation_ids or ()) - found):
         raise ConfigError(
             "automation_ids",
             f"{missing} were not found in workspaces {sorted(ws['workspace_id'] for ws in workspaces)}",
@@ -89,9 +83,8 @@ def automations(workspaces_page: pa.Table, client: KognitosClient, config: Sourc
 
 def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> Iterator[list[Row]]:
     org, ws_id = ws["organization_id"], ws["workspace_id"]
-    wanted = set(config.automation_ids)
-    params: dict[str, str | int | bool] = {"page_size": config.page_size, "show_deleted": "true"}
-    for page in client.pages(paths.automations(org, ws_id), "automations", params):
+    wanted = set(config.automation_ids or ())
+    for page in client.pages(paths.automations(org, ws_id), "automations", automations_params(config.page_size)):
         rows = [automation_row(a, org, ws_id) for a in page]
         if wanted:
             rows = [row for row in rows if row["automation_id"] in wanted]
@@ -101,18 +94,17 @@ def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> I
 
 def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
-    state: dict[str, Any] = dlt.current.resource_state().setdefault(RUNS_STATE_KEY, {})
+    trackers = RunTrackers.of_resource(dlt.current.resource_state())
 
     def rows() -> Iterator[list[Row]]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-            key = f"{automation['workspace_id']}/{automation['automation_id']}"
-            tracker = RunTracker.from_state(state.get(key))
+            tracker = trackers.get(automation["workspace_id"], automation["automation_id"])
             for batch in _automation_runs(automation, tracker, client, config):
                 client.stats.add("runs_listed", len(batch))
                 yield batch
             client.stats.add("runs_new", tracker.new_count)
             client.stats.add("runs_updated", tracker.updated_count)
-            state[key] = tracker.to_state()
+            trackers.save(automation["workspace_id"], automation["automation_id"], tracker)
 
     yield from _pages(schema.RUNS, rows())
 
@@ -122,12 +114,10 @@ def _automation_runs(
 ) -> Iterator[list[Row]]:
     org, ws, auto = automation["organization_id"], automation["workspace_id"], automation["automation_id"]
     plan = tracker.plan(config.start_key, config.page_size)
-    params: dict[str, str | int | bool] = {"page_size": config.page_size}
-    if plan.list_from is not None:
-        params["filter"] = created_at_or_after(plan.list_from)
+    params = runs_params(config.page_size, plan.list_from)
 
     def accepted(api_runs: list[dict[str, Any]]) -> list[Row]:
-        return [run_row(run, org, ws, auto) for run in api_runs if _accept(tracker, run)]
+        return [run_row(run, org, ws, auto) for run in api_runs if tracker.accept(*run_version(run))]
 
     try:
         for page in client.pages(paths.runs(org, ws, auto), "runs", params):
@@ -152,12 +142,6 @@ def _automation_runs(
             yield rows
 
 
-def _accept(tracker: RunTracker, run: dict[str, Any]) -> bool:
-    update = run.get("update_time") or (run.get("state") or {}).get("update_time") or run["create_time"]
-    return tracker.accept(short_id(run["name"]), timestamp_key(run["create_time"]), timestamp_key(update),
-                          run_state(run)[0])
-
-
 def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
     """The events of each new or changed run, numbered by position; only events not loaded before.
 
@@ -165,24 +149,17 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     many events were loaded, so a later load adds the new ones without renumbering or duplicating.
     """
     state = dlt.current.resource_state()
-    _check_node_kinds_unchanged(state, config.node_kinds)
-    loaded: dict[str, int] = state.setdefault(EVENTS_STATE_KEY, {})
-    # No server-side node_kind filter: it keeps only node events (kognitos-api.md §3.8), and execution outputs are
-    # found through `completed` entries, which have no node. `node_kinds` filters node events here instead.
-    params: dict[str, str | int | bool] = {"page_size": config.page_size}
-    kinds = frozenset(config.node_kinds)
+    node_kinds = tuple(config.node_kinds or ())
+    _check_node_kinds_unchanged(node_kinds_of_loaded_events(state, node_kinds), node_kinds)
+    loaded = OpenRunEventCounts.of_resource(state)
+    params = list_params(config.page_size)
+    kinds = frozenset(node_kinds)
 
     def fetch(run: Row) -> tuple[Row, int, list[Row]]:
         path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
-        skip = loaded.get(_run_key(run), 0)
-        rows: list[Row] = []
-        index = 0
-        for page in client.pages(path, "run_events", params):
-            if kinds:
-                page = [event for event in page if (kind := node_kind(event)) is None or kind in kinds]
-            rows.extend(event_row(event, run, index + i) for i, event in enumerate(page) if index + i >= skip)
-            index += len(page)
-        return run, index, rows
+        skip = loaded.loaded(run["workspace_id"], run["automation_id"], run["run_id"])
+        rows, total = new_event_rows(client.pages(path, "run_events", params), run, kinds, skip)
+        return run, total, rows
 
     def rows() -> Iterator[list[Row]]:
         run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
@@ -190,10 +167,8 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
             client.stats.add("events", len(rows))
             client.stats.add("runs_with_events")
             yield rows
-            if run["state"] in schema.TERMINAL_RUN_STATES:
-                loaded.pop(_run_key(run), None)
-            else:
-                loaded[_run_key(run)] = total
+            loaded.record(run["workspace_id"], run["automation_id"], run["run_id"], total,
+                          finished=run["state"] in schema.TERMINAL_RUN_STATES)
 
     yield from _pages(schema.RUN_EVENTS, rows())
 
@@ -217,17 +192,12 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator
     yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed.values()))
 
 
-def _run_key(run: Row) -> str:
-    return f"{run['workspace_id']}/{run['automation_id']}/{run['run_id']}"
-
-
-def _check_node_kinds_unchanged(state: dict[str, Any], node_kinds: tuple[str, ...]) -> None:
+def _check_node_kinds_unchanged(saved: tuple[str, ...], node_kinds: tuple[str, ...]) -> None:
     """`event_index` numbers positions in the (filtered) stream, so a new filter would renumber events."""
-    saved = state.setdefault(NODE_KINDS_STATE_KEY, list(node_kinds))
-    if list(node_kinds) != saved:
+    if node_kinds != saved:
         raise ConfigError(
-            "node_kinds", f"it changed from {saved!r} to {list(node_kinds)!r} since the last load, and event_index "
-            "numbers positions in the filtered event stream, so old and new events would not line up",
+            "node_kinds", f"it changed from {list(saved)!r} to {list(node_kinds)!r} since the last load, and "
+            "event_index numbers positions in the filtered event stream, so old and new events would not line up",
             "Put the previous value back, or reload the events from scratch with `kognitos-elt run --refresh`.",
         )
 
@@ -239,7 +209,7 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
     the zone; later loads re-query the lookback window, or back to the last day loaded if the pipeline
     has not run for longer than that, and merge: growing days are updated and no day is skipped.
     """
-    loaded_until: dict[str, str] = dlt.current.resource_state().setdefault(DAILY_STATE_KEY, {})
+    loaded_until = DailySeriesLoadedUntil.of_resource(dlt.current.resource_state())
     now = client.now()
 
     def rows() -> Iterator[list[Row]]:
@@ -250,27 +220,18 @@ def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, conf
                 series += [row["automation_id"] for page in _automation_rows(ws, client, config) for row in page]
             for zone in config.time_zones:
                 for automation_id in series:
-                    key = f"{ws['workspace_id']}/{zone}/{automation_id}"
-                    saved = loaded_until.get(key)
-                    first_day = None if saved else config.first_aggregate_day(zone, now)
-                    start, end = refresh_window(zone, now, config.daily_aggregates_lookback_days, first_day)
-                    if saved:
-                        start = min(start, date.fromisoformat(saved))
-                    if start <= end:  # else start_date is still tomorrow in this zone
-                        yield _daily_series(client, ws, zone, automation_id, start, end)
-                        loaded_until[key] = end.isoformat()
+                    window = series_window(zone, now, config.daily_aggregates_lookback_days,
+                                           loaded_until.get(ws["workspace_id"], zone, automation_id), config.start_time)
+                    if window is not None:
+                        yield _daily_series(client, ws, zone, automation_id, *window)
+                        loaded_until.record(ws["workspace_id"], zone, automation_id, window[1])
 
     yield from _pages(schema.DAILY_RUN_AGGREGATES, rows())
 
 
 def _daily_series(client: KognitosClient, ws: Row, zone: str, automation_id: str, start: date, end: date) -> list[Row]:
     """One `:dailyRunAggregates` call: every day of [start, end], zero where the API sent no day."""
-    # Whether start/end are inclusive is undocumented (kognitos-api.md §7): ask for one day more on each side
-    # and keep the window, which is right under either reading.
-    params: dict[str, str | int | bool] = {"time_zone": zone, **_date_params("start_date", start, -1),
-                                           **_date_params("end_date", end, +1)}
-    if automation_id != WORKSPACE_WIDE:
-        params["filter"] = automation_id_in([automation_id]) or ""
+    params = daily_run_aggregates_params(zone, start, end, automation_id)
     counts = daily_counts(client.get(paths.daily_run_aggregates(ws["organization_id"], ws["workspace_id"]), params))
     in_window = {day: total for day, total in counts.items() if start <= day <= end}
     return daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id)
@@ -284,22 +245,16 @@ def automation_run_aggregates(
     They arrive before the first run is listed, so they also tell the progress display how many runs this load
     should find: each automation's total minus the runs already loaded (the run tracker's count).
     """
-    wanted = set(config.automation_ids)
-    trackers = dlt.current.source_state().get("resources", {}).get("runs", {}).get(RUNS_STATE_KEY, {})
+    wanted = set(config.automation_ids or ())
+    trackers = RunTrackers.saved_in(dlt.current.source_state())
     for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
         response = client.get(paths.automation_run_aggregates(ws["organization_id"], ws["workspace_id"]))
         rows = [row for row in automation_aggregate_rows(response, ws, client.now())
                 if not wanted or row["automation_id"] in wanted]
         for row in rows:
-            loaded = RunTracker.from_state(trackers.get(f"{row['workspace_id']}/{row['automation_id']}")).count
+            loaded = trackers.get(row["workspace_id"], row["automation_id"]).count
             client.stats.add("runs_expected", max(row["total_runs"] - loaded, 0))
         yield schema.AUTOMATION_RUN_AGGREGATES.page(rows)
-
-
-def _date_params(name: str, day: date, shift_days: int) -> dict[str, str | int | bool]:
-    """A google.type.Date as the flattened query params the API takes (`start_date.year`, ...)."""
-    shifted = day + timedelta(days=shift_days)
-    return {f"{name}.year": shifted.year, f"{name}.month": shifted.month, f"{name}.day": shifted.day}
 
 
 def _rows(page: pa.Table, *columns: str) -> list[Row]:

@@ -42,10 +42,10 @@ def _json_default(value: Any) -> str:
 
 INSERT_ONLY: TWriteDispositionConfig = {"disposition": "merge", "strategy": "insert-only"}
 UNIQUE_PER_LOAD: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True}
-"""Merge rows a load never emits twice: dlt then skips deduplicating the staged rows, a window over the whole load
-whose memory grows with a backfill (docs/design.md). Rows keep unique keys (an output name is a key of its
-execution's `outputs` map), so one emission means one row per key; a copy job run again after a kill would stage
-them twice, which `pipelines/interrupted.py` prevents."""
+"""Merge without dlt's deduplication of the staged rows, for tables a load never emits a row of twice (why:
+docs/design.md, "DuckDB's memory while loading"). Rows keep unique keys (an output name is a key of its execution's
+`outputs` map), so one emission means one row per key; a copy job run again after a kill would stage them twice,
+which `pipelines/interrupted.py` prevents."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,7 @@ RUNS = _table(
     previous_run="text", extra_fields="json",
 )
 
-# Events never change once emitted, so they are only ever inserted: resource state numbers each run's events so
-# each is emitted once, and "insert-only" (rows whose key exists are skipped) keeps that true even when a load
-# is redone from an older state (a wiped working dir, an orchestrator's fresh container), at less cost than
-# delete-insert on the biggest table.
+# Events never change once emitted, so they are only ever inserted (docs/design.md, "`run_events` are merged").
 RUN_EVENTS = _table(
     "run_events", ("workspace_id", "automation_id", "run_id", "event_index"), INSERT_ONLY,
     run_id="text", automation_id="text", workspace_id="text", organization_id="text", event_index="bigint",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 DEFAULT_BASE_URL = "https://app.us-1.kognitos.com"
 API_PREFIX = "/api/v1"
+SOURCE_NAME = "kognitos"
 CONFIG_SECTION = "kognitos"
 
 # The API caps every page at 1000 items (kognitos-api.md §3.2, §3.8); asking for the cap minimises requests.
@@ -18,9 +19,7 @@ INITIAL_RETRY_WAIT_SECONDS = 0.5
 DEFAULT_MAX_CONCURRENT_REQUESTS = 8
 USER_AGENT = "kognitos-elt/0.1 (+dlt)"
 
-# Rows per Arrow page handed to dlt: dlt spends ~10 ms per page on schema work whatever its size, so pages are
-# big, but each page (and the parent page a transformer reads) is held in memory: 5,000 kept the small-scale
-# peak RSS near 280 MB where 20,000 reached 450 MB.
+# Rows per Arrow page handed to dlt: why this size, docs/design.md ("The data path, measured").
 ROWS_PER_PAGE = 5_000
 
 DEFAULT_TIME_ZONES = ("UTC",)

@@ -27,6 +27,7 @@ from kognitos_simulator import RunningSimulator, World
 from pipelines import dagster_definitions as dd
 from sources.kognitos import AuthError, ConfigError
 from sources.kognitos.errors import ServerError
+from sources.kognitos.state import RUN_TRACKERS
 
 from ..integration.truth import truth_runs as run_states
 
@@ -113,7 +114,7 @@ def test_two_workspace_partitions_load_their_own_rows_with_their_own_state(
     assert names == {dd.pipeline_name(first), dd.pipeline_name(second)}
     for workspace_id in (first, second):
         state = dlt.attach(dd.pipeline_name(workspace_id)).state["sources"]["kognitos"]["resources"]
-        cursors = state["runs"]["automations_v1"]
+        cursors = state["runs"][RUN_TRACKERS]
         assert cursors and all(key.startswith(f"{workspace_id}/") for key in cursors)
 
     # A later run of one partition moves only that workspace, incrementally from its restored state: it loads

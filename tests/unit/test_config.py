@@ -1,25 +1,28 @@
-"""config.py: every bad value is refused before any request, naming the key and the fix, never the token."""
+"""config.py: each option resolved the dlt way, every bad value refused before any request, naming the key and the fix,
+never the token."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dlt
 import pytest
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
 from pipelines.loading import EXTRACT_ORDER_SETTING, depth_first_extraction
-from sources.kognitos import kognitos_source
-from sources.kognitos.config import build_config
+from sources.kognitos import SourceConfig, kognitos_source
+from sources.kognitos.config import resolve_source_config
 from sources.kognitos.errors import ConfigError
 
 TOKEN = "kgn_pat_secret_value_123"
-NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
 
 
-def config(**overrides: Any) -> Any:
-    options: dict[str, Any] = {"access_token": TOKEN, "base_url": None, "organization_id": "o1", "now": NOW}
-    return build_config(**{**options, **overrides})
+def config(**overrides: Any) -> SourceConfig:
+    return resolve_source_config({"access_token": TOKEN, "organization_id": "o1", **overrides})
 
 
 @pytest.mark.parametrize(
@@ -29,7 +32,7 @@ def config(**overrides: Any) -> Any:
         pytest.param({"organization_id": " "}, "organization_id", "no organization id", id="missing-org"),
         pytest.param({"time_zones": ["UTC", "Mars/Olympus"]}, "time_zones", "Mars/Olympus", id="bad-zone"),
         pytest.param({"start_date": "last tuesday"}, "start_date", "not a date", id="malformed-start"),
-        pytest.param({"start_date": "2026-02-01"}, "start_date", "in the future", id="future-start"),
+        pytest.param({"start_date": "2999-02-01"}, "start_date", "in the future", id="future-start"),
         pytest.param({"base_url": "app.kognitos.com"}, "base_url", "not an http(s) URL", id="no-scheme"),
         pytest.param({"base_url": "http://app.example.com"}, "base_url", "unencrypted", id="plain-http-remote"),
         pytest.param({"max_concurrent_requests": 0}, "max_concurrent_requests", "positive", id="zero-concurrency"),
@@ -64,6 +67,55 @@ def test_plain_http_is_allowed_to_loopback_or_when_opted_in() -> None:
     assert config(base_url="http://127.0.0.1:8080").base_url == "http://127.0.0.1:8080"
     assert config(base_url="http://localhost:1").base_url == "http://localhost:1"
     assert config(base_url="http://k.example.com", allow_insecure_http=True).base_url == "http://k.example.com"
+
+
+@pytest.fixture
+def config_toml(tmp_path: Path) -> Iterator[Path]:
+    """A `.dlt/config.toml` in the working directory, read by dlt for this test only."""
+    path = tmp_path / ".dlt" / "config.toml"
+    path.parent.mkdir()
+    path.touch()
+    yield path
+    path.unlink()
+    Container()[PluggableRunContext].reload_providers()
+
+
+def test_options_come_from_keywords_else_dlt_config_and_environment(
+    config_toml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_toml.write_text('[sources.kognitos]\norganization_id = "from-toml"\ntime_zones = ["Asia/Kolkata"]\n'
+                           "page_size = 20\n")
+    Container()[PluggableRunContext].reload_providers()
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("SOURCES__KOGNITOS__PAGE_SIZE", "50")
+    monkeypatch.setenv("SOURCES__KOGNITOS__WORKSPACE_IDS", '["w1", "w2"]')
+
+    resolved = resolve_source_config({"base_url": "http://localhost:1"})
+    explicit = resolve_source_config({"page_size": 7, "organization_id": "given"})
+
+    assert (resolved.access_token, resolved.organization_id, resolved.time_zones) == (TOKEN, "from-toml",
+                                                                                       ("Asia/Kolkata",))
+    assert (resolved.page_size, resolved.workspace_ids, resolved.base_url) == (50, ("w1", "w2"), "http://localhost:1")
+    assert (explicit.page_size, explicit.organization_id) == (7, "given")
+
+
+def test_a_bad_value_from_the_environment_fails_building_the_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__KOGNITOS__PAGE_SIZE", "0")
+
+    with pytest.raises(ConfigError) as raised:
+        kognitos_source(access_token=TOKEN, organization_id="o1")
+    assert raised.value.key == "page_size"
+
+    kognitos_source(access_token=TOKEN, organization_id="o1", page_size=5)  # a keyword wins over the environment
+
+
+def test_a_missing_required_option_or_an_unknown_one_fails_building_the_source() -> None:
+    with pytest.raises(ConfigFieldMissingException) as missing:
+        kognitos_source(access_token=TOKEN)
+    assert list(missing.value.traces) == ["organization_id"]
+
+    with pytest.raises(TypeError, match=r"\['organisation_id'\]"):
+        kognitos_source(access_token=TOKEN, organisation_id="o1")
 
 
 @pytest.mark.parametrize(("configured", "during"), [(None, "fifo"), ("round_robin", "round_robin")])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ from sources.kognitos.days import (
     days_between,
     fill_missing_days,
     refresh_window,
+    series_window,
     today_in_zone,
     validate_time_zones,
 )
@@ -134,6 +135,31 @@ def test_today_in_zone_raises_when_now_is_naive() -> None:
 def test_today_in_zone_raises_when_zone_is_invalid() -> None:
     with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA"):
         today_in_zone("Mars/Olympus", utc("2024-06-10T00:00:00"))
+
+
+# --- series_window ----------------------------------------------------------------------------
+
+NOW = "2025-06-10T02:00:00"  # still 9 June in New York
+
+
+@pytest.mark.parametrize(
+    ("zone", "loaded_until", "first_load_from", "window"),
+    [
+        pytest.param("UTC", None, None, (date(2025, 6, 10) - timedelta(days=365), date(2025, 6, 10)),
+                     id="first-load-a-year-back"),
+        pytest.param(NEW_YORK, None, "2025-06-01T03:00:00", (date(2025, 5, 31), date(2025, 6, 9)),
+                     id="first-load-from-start-date-as-a-local-date"),
+        pytest.param(NEW_YORK, None, "2025-06-10T05:00:00", None, id="start-date-after-the-services-today"),
+        pytest.param("UTC", date(2025, 6, 10), None, (date(2025, 6, 8), date(2025, 6, 10)), id="lookback"),
+        pytest.param("UTC", date(2025, 6, 2), "2025-01-01T00:00:00", (date(2025, 6, 2), date(2025, 6, 10)),
+                     id="back-to-the-last-day-loaded-after-a-pause"),
+    ],
+)
+def test_series_window_when(
+    zone: str, loaded_until: date | None, first_load_from: str | None, window: tuple[date, date] | None
+) -> None:
+    start = utc(first_load_from) if first_load_from else None
+    assert series_window(zone, utc(NOW), 3, loaded_until, start) == window
 
 
 # --- refresh_window ---------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from sources.kognitos.records import (
     event_row,
     execution_output_rows,
     ids_from_name,
+    new_event_rows,
     run_row,
+    run_version,
     short_id,
     workspace_row,
 )
@@ -197,3 +199,47 @@ def test_a_malformed_value_is_kept_as_sent_with_a_warning_and_the_others_decoded
     assert row["outputs"] == {"bad": malformed, "good": "fine"}
     assert [record.getMessage() for record in caplog.records if "Kept a value as the API sent it" in
             record.getMessage()] and "numeric string" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "update_key"),
+    [
+        pytest.param({}, "2025-06-11T09:16:40.102123456Z", id="update-time"),
+        pytest.param({"update_time": None}, "2025-06-11T09:16:40.102000000Z", id="the-state-update-time"),
+        pytest.param({"update_time": None, "state": {"pending": {}}}, "2025-06-11T09:15:02.481000000Z",
+                     id="else-the-create-time"),
+    ],
+)
+def test_run_version_is_what_the_tracker_compares(changes: dict[str, Any], update_key: str) -> None:
+    run = {**run_with_state({"executing": {}}), **changes}
+
+    assert run_version(run) == ("r_01HZX3K9Q2", "2025-06-11T09:15:02.481000000Z", update_key,
+                                "executing" if "state" not in changes else "pending")
+
+
+def node_event(kind: str) -> dict[str, Any]:
+    return {"execution_journal": {"execution_id": "ex1", "node_started": {"node_id": f"n_{kind}", "node_kind": kind}}}
+
+
+STREAM = [[{"run_update": {"run": {}}}, node_event("If")], [node_event("FunctionCall"), node_event("If")],
+          [{"execution_journal": {"execution_id": "ex1", "completed": {}}}]]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "loaded", "indexed", "total"),
+    [
+        pytest.param(frozenset(), 0, [(0, None), (1, "If"), (2, "FunctionCall"), (3, "If"), (4, None)], 5,
+                     id="every-event"),
+        pytest.param(frozenset(), 3, [(3, "If"), (4, None)], 5, id="after-those-loaded"),
+        pytest.param(frozenset({"FunctionCall"}), 0, [(0, None), (1, "FunctionCall"), (2, None)], 3,
+                     id="kinds-numbered-without-gaps"),
+        pytest.param(frozenset({"FunctionCall"}), 3, [], 3, id="nothing-new"),
+    ],
+)
+def test_new_event_rows_number_the_kept_stream_across_pages(
+    kinds: frozenset[str], loaded: int, indexed: list[tuple[int, str | None]], total: int
+) -> None:
+    rows, counted = new_event_rows(iter(STREAM), RUN, kinds, loaded)
+
+    assert [(row["event_index"], row["node_kind"]) for row in rows] == indexed
+    assert counted == total

@@ -1,0 +1,128 @@
+"""What the source keeps in dlt state between loads: the key names, their layout, and the only code that reads them.
+
+resources.py writes through the accessors below while loading; `kognitos-elt status` and the progress estimate read
+through them too, so no other module knows a key or a dict layout. Each key is named for what it holds and lives in
+the state of the resource that owns it (dlt keeps resource state under `sources.<source>.resources.<resource>`).
+
+Pipelines whose state was written under the earlier names (`automations_v1`, ...) keep working: readers fall back
+to the earlier name, and a load moves the entry to its new name, so the first load after an upgrade continues from
+the saved cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, ClassVar, Self
+
+from .open_runs import RunTracker
+
+RUN_TRACKERS = "run_trackers_by_automation"
+"""In `runs`: each automation's RunTracker (cursor, open runs, count), by `workspace_id/automation_id`."""
+OPEN_RUN_EVENT_COUNTS = "event_counts_of_open_runs"
+"""In `run_events`: how many events of each run still open were loaded, by `workspace_id/automation_id/run_id`."""
+EVENT_NODE_KINDS = "node_kinds_of_loaded_events"
+"""In `run_events`: the `node_kinds` filter under which the loaded events were numbered."""
+DAILY_SERIES_LOADED_UNTIL = "daily_series_loaded_until"
+"""In `daily_run_aggregates`: the last day loaded (ISO date) of each series, by `workspace_id/time_zone/automation`."""
+
+FORMER_NAMES = {
+    RUN_TRACKERS: "automations_v1",
+    OPEN_RUN_EVENT_COUNTS: "open_runs_v1",
+    EVENT_NODE_KINDS: "node_kinds_v1",
+    DAILY_SERIES_LOADED_UNTIL: "series_loaded_until_v1",
+}
+"""The names these entries had before they were named for what they hold."""
+
+
+def _entry(resource_state: dict[str, Any], key: str, default: Any) -> Any:
+    """The entry to read and update while loading, moved from its former name if the state predates it."""
+    former = FORMER_NAMES[key]
+    if key not in resource_state and former in resource_state:
+        resource_state[key] = resource_state.pop(former)
+    return resource_state.setdefault(key, default)
+
+
+def _saved(source_state: Mapping[str, Any], resource: str, key: str) -> Any:
+    """A resource's entry as saved, under either name, read without changing the state."""
+    saved = source_state.get("resources", {}).get(resource, {})
+    return saved.get(key, saved.get(FORMER_NAMES[key]))
+
+
+class _SavedMap:
+    """An entry of one resource's state that maps keys to saved values; subclasses say which, and what it means."""
+
+    RESOURCE: ClassVar[str]
+    KEY: ClassVar[str]
+
+    def __init__(self, saved: dict[str, Any]) -> None:
+        self._saved = saved
+
+    @classmethod
+    def of_resource(cls, resource_state: dict[str, Any]) -> Self:
+        """For the resource that owns the entry, while it loads: read and updated in place."""
+        return cls(_entry(resource_state, cls.KEY, {}))
+
+    @classmethod
+    def saved_in(cls, source_state: Mapping[str, Any]) -> Self:
+        """For anyone else (status, the progress estimate): the entry as the last load saved it."""
+        return cls(dict(_saved(source_state, cls.RESOURCE, cls.KEY) or {}))
+
+    def __len__(self) -> int:
+        return len(self._saved)
+
+
+class RunTrackers(_SavedMap):
+    """The `runs` resource's state: a RunTracker per automation (open_runs.py)."""
+
+    RESOURCE, KEY = "runs", RUN_TRACKERS
+
+    def get(self, workspace_id: str, automation_id: str) -> RunTracker:
+        return RunTracker.from_state(self._saved.get(f"{workspace_id}/{automation_id}"))
+
+    def save(self, workspace_id: str, automation_id: str, tracker: RunTracker) -> None:
+        """Close the tracker's load (RunTracker.to_state) and keep the result for the next load."""
+        self._saved[f"{workspace_id}/{automation_id}"] = tracker.to_state()
+
+    def all(self) -> list[RunTracker]:
+        return [RunTracker.from_state(saved) for saved in self._saved.values()]
+
+
+class OpenRunEventCounts(_SavedMap):
+    """The `run_events` resource's count of events loaded per run still open: later loads add only what follows."""
+
+    RESOURCE, KEY = "run_events", OPEN_RUN_EVENT_COUNTS
+
+    def loaded(self, workspace_id: str, automation_id: str, run_id: str) -> int:
+        """Events of the run loaded so far (0 for a run not seen open before)."""
+        return int(self._saved.get(f"{workspace_id}/{automation_id}/{run_id}", 0))
+
+    def record(self, workspace_id: str, automation_id: str, run_id: str, total: int, finished: bool) -> None:
+        """The run's events now loaded; a finished run gets no more events, so it is no longer counted."""
+        key = f"{workspace_id}/{automation_id}/{run_id}"
+        if finished:
+            self._saved.pop(key, None)
+        else:
+            self._saved[key] = total
+
+
+def node_kinds_of_loaded_events(resource_state: dict[str, Any], node_kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The `node_kinds` the loaded events were numbered under; `node_kinds` itself on a first load."""
+    return tuple(_entry(resource_state, EVENT_NODE_KINDS, list(node_kinds)))
+
+
+class DailySeriesLoadedUntil(_SavedMap):
+    """The `daily_run_aggregates` resource's last day loaded per series (workspace, zone, automation or `*`)."""
+
+    RESOURCE, KEY = "daily_run_aggregates", DAILY_SERIES_LOADED_UNTIL
+
+    def get(self, workspace_id: str, zone: str, automation_id: str) -> date | None:
+        saved = self._saved.get(f"{workspace_id}/{zone}/{automation_id}")
+        return date.fromisoformat(saved) if saved else None
+
+    def record(self, workspace_id: str, zone: str, automation_id: str, day: date) -> None:
+        self._saved[f"{workspace_id}/{zone}/{automation_id}"] = day.isoformat()
+
+    def latest(self) -> date | None:
+        """The latest day any series was loaded up to."""
+        return max(map(date.fromisoformat, self._saved.values()), default=None)

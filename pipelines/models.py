@@ -44,8 +44,8 @@ SUPPORTED_DESTINATIONS = ("duckdb", "postgres")
 BUILD_AFTER_LOAD_KEY = "analytics.build_after_load"
 """`[analytics] build_after_load = false` (env ANALYTICS__BUILD_AFTER_LOAD) stops `kognitos-elt run` building them."""
 DBT_DUCKDB_SETTINGS = {"memory_limit": "512MB", "preserve_insertion_order": False}
-"""DuckDB's settings while dbt builds: uncapped, the full build of node_timings took 2.6 GB at 2.1 M events; under
-this cap 0.76 GB and as fast (docs/design.md). `[analytics] duckdb_memory_limit` changes the cap."""
+"""DuckDB's settings while dbt builds: a memory cap (docs/design.md, "node_timings"), which
+`[analytics] duckdb_memory_limit` changes."""
 DUCKDB_MEMORY_LIMIT_KEY = "analytics.duckdb_memory_limit"
 DBT_OUTPUT_TAIL = 25
 """dbt's last lines kept for an error message: its summary of what failed."""

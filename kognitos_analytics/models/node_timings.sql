@@ -1,6 +1,6 @@
 -- One row per executed node (patched re-executions included): when it started, when it ended, what it called.
 -- A node can run more than once in an execution (a loop body): its n-th end pairs with its n-th start.
--- A table, not a view: pairing millions of journal entries took seconds to read (docs/design.md). Events are only
+-- A table, not a view: pairing every journal entry is slow to read (docs/design.md). Events are only
 -- ever appended, so each build redoes only the runs whose event stream grew since the last one (`kognitos-elt run`
 -- builds it after every load that wrote run_events).
 {{ config(

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from kognitos_simulator import RunningSimulator
 from pipelines.loading import duckdb_destination, run_load
-from sources.kognitos import resources
+from sources.kognitos import ConfigError, resources
 from sources.kognitos.client import KognitosClient
 
 from .conftest import Loader, Query
@@ -134,3 +135,22 @@ def test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_l
     assert len(filtered) < len(all_events)
     assert all_outputs and query("SELECT execution_id, output_name, value FROM kognitos.execution_outputs "
                                  "ORDER BY ALL") == all_outputs
+
+
+def test_changing_node_kinds_is_refused_without_a_change_until_the_events_are_reloaded(
+    simulator: RunningSimulator, load: Loader, query: Query, database: Path
+) -> None:
+    load(node_kinds=["FunctionCall"])
+    simulator.world.advance(timedelta(hours=6))
+    before = query("SELECT count(*) FROM kognitos.run_events UNION ALL SELECT count(*) FROM kognitos.runs")
+
+    with pytest.raises(ConfigError, match=r"node_kinds.*changed from \['FunctionCall'\] to \['Assignment'\]"):
+        load(node_kinds=["Assignment"])
+    refused = query("SELECT count(*) FROM kognitos.run_events UNION ALL SELECT count(*) FROM kognitos.runs")
+    run_load(destination=duckdb_destination("kognitos", str(database)), refresh=True,
+             source_options={"access_token": simulator.token, "base_url": simulator.base_url,
+                             "organization_id": simulator.world.organization_id, "node_kinds": ["Assignment"]})
+
+    assert refused == before  # nothing of the refused load reached the tables
+    kinds = {kind for (kind,) in query("SELECT DISTINCT node_kind FROM kognitos.run_events")}
+    assert kinds == {None, "Assignment"}

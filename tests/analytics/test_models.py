@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 import duckdb
@@ -150,33 +151,45 @@ def test_the_reconciliation_test_fails_when_runs_and_the_api_counts_disagree(
 
 
 @pytest.fixture
-def postgres_dataset(postgres_dsn: str) -> Iterator[str]:
-    dataset = f"kognitos_models_{uuid.uuid4().hex[:8]}"
-    yield dataset
+def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
+    """A role of its own with a password found nowhere else, and a dataset for it: (its DSN, the dataset)."""
+    name, password = f"kognitos_models_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
     with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        for schema in (dataset, f"{dataset}_staging", analytics_schema(dataset)):
+        cursor.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        cursor.execute(f"GRANT CREATE ON DATABASE {connection.info.dbname} TO {name}")
+    parts = urlsplit(postgres_dsn)
+    yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        for schema in (name, f"{name}_staging", analytics_schema(name)):
             cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
+        cursor.execute(f"DROP ROLE {name}")
 
 
-def test_postgres_models_equal_the_truth_and_survive_a_refresh(
-    simulator: RunningSimulator, postgres_dsn: str, postgres_dataset: str
+def test_postgres_models_equal_the_truth_survive_a_refresh_and_never_write_the_password(
+    simulator: RunningSimulator, postgres_role: tuple[str, str], tmp_path: Path
 ) -> None:
+    dsn, dataset = postgres_role
+
     def query(sql: str) -> list[tuple[Any, ...]]:
-        with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
             cursor.execute(sql)
             return cursor.fetchall()
 
     def load(refresh: bool = False) -> LoadSummary:
-        return run_load(destination=dlt.destinations.postgres(credentials=postgres_dsn), dataset_name=postgres_dataset,
+        return run_load(destination=dlt.destinations.postgres(credentials=dsn), dataset_name=dataset,
                         source_options=source_options(simulator), refresh=refresh)
 
     load()
-    build_models(destination=dlt.destinations.postgres(credentials=postgres_dsn), dataset_name=postgres_dataset)
+    build_models(destination=dlt.destinations.postgres(credentials=dsn), dataset_name=dataset)
     # PostgreSQL refuses to drop tables that views read: --refresh drops the models first, then rebuilds them.
     refreshed = load(refresh=True)
 
     assert refreshed.models is not None and refreshed.models.built, refreshed.models
-    assert_models_hold_the_truth(query, postgres_dataset, simulator)
+    assert_models_hold_the_truth(query, dataset, simulator)
+    # dbt's logs, compiled SQL and run results, and dlt's own files: the password is in none of them.
+    password = urlsplit(dsn).password or ""
+    assert [path for path in tmp_path.rglob("*") if path.is_file() and password.encode() in path.read_bytes()] == []
 
 
 def test_models_say_what_they_wait_for_instead_of_failing(simulator: RunningSimulator, tmp_path: Path) -> None:

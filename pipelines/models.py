@@ -171,6 +171,22 @@ def drop_models(pipeline: dlt.Pipeline) -> None:
         client.execute_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+def status_line(pipeline: dlt.Pipeline) -> str | None:
+    """For `kognitos-elt status`: when the models were last built, or that they were not; None where not built."""
+    if not pipeline.destination or pipeline.destination.destination_name not in SUPPORTED_DESTINATIONS:
+        return None
+    schema = analytics_schema(pipeline.dataset_name)
+    with pipeline.sql_client() as client:
+        escape = client.capabilities.escape_identifier
+        try:
+            built = client.execute_sql(f"SELECT built_at FROM {escape(schema)}.{escape(BUILD_INFO_TABLE)}")
+        except DatabaseUndefinedRelation:
+            built = None
+    if not built:
+        return "Analytics models: not built yet (`kognitos-elt run` builds them after a load, or `kognitos-elt models`)"
+    return f"Analytics models: last built {built[0][0]:%Y-%m-%d %H:%M:%S} UTC, in {schema}"
+
+
 def _destination_facts(pipeline: dlt.Pipeline) -> tuple[set[str], str | None]:
     """The loaded tables present in the destination, and the fingerprint the models were last built from."""
     models = analytics_schema(pipeline.dataset_name)

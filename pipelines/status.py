@@ -8,6 +8,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
+from pipelines.models import status_line as models_status_line
 from sources.kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
 
 
@@ -30,6 +31,8 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
              "Rows per table:"]
     lines.extend(f"  {table:<28} {count:>12,}" for table, count in sorted(rows.items()))
     lines.extend(_tracking_lines(pipeline.state.get("sources", {}).get("kognitos", {})))
+    if models := models_status_line(pipeline):
+        lines.append(models)
     return lines
 
 

@@ -124,6 +124,7 @@ def test_status_reports_rows_cursors_and_open_runs_after_a_load(
                for a in configured.world.automations(w["name"].rsplit("/", 1)[-1], show_deleted=True))
     assert re.search(rf"^\s+runs\s+{runs:,}$", out, re.MULTILINE)
     assert "Open runs refreshed on every load:" in out and "automation cursor(s)" in out
+    assert "Analytics models: not built yet" in out  # these tests load without them
 
 
 def test_a_child_resource_without_its_parent_is_refused_before_any_request(
@@ -328,6 +329,8 @@ def test_run_builds_the_models_once_and_models_exits_7_when_their_tests_fail(
     unchanged = capsys.readouterr().out
     assert main(["models"]) == EXIT_OK
     tested = capsys.readouterr().out
+    assert main(["status"]) == EXIT_OK
+    status = capsys.readouterr().out
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb")) as connection:  # a past day loses a run
         connection.execute("DELETE FROM kognitos.runs WHERE run_id = (SELECT min(run_id) FROM kognitos.runs "
                            "WHERE create_time < TIMESTAMPTZ '2025-11-10 00:00:00+00')")
@@ -338,5 +341,7 @@ def test_run_builds_the_models_once_and_models_exits_7_when_their_tests_fail(
     assert "Analytics models" not in skipped
     assert "Analytics models: current in kognitos_analytics (nothing to rebuild)." in unchanged
     assert "Analytics models: built and tested in kognitos_analytics" in tested and "ERROR=0" in tested
+    assert re.search(r"^Analytics models: last built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, in kognitos_analytics$",
+                     status, re.MULTILINE)
     assert "daily_runs_match_api_aggregates" in failed.err and "the load itself is committed" in failed.err
     assert "Traceback" not in failed.err

@@ -98,7 +98,7 @@ def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = 
                 f"The analytics models are not in {schema!r}: run `kognitos-elt run` (or `kognitos-elt models`) "
                 "with the same --pipeline-name, --destination and --dataset-name first."
             ) from missing
-        if as_of is None:
+        if as_of is None or not zones:
             raise ReportError(f"The models in {schema!r} hold no runs yet: load some with `kognitos-elt run`.")
         zone = zone or ("UTC" if "UTC" in zones else zones[0])
         if zone not in zones:

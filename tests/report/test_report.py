@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from kognitos_simulator import RunningSimulator
+from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
 from pipelines.kognitos_pipeline import EXIT_MODELS, EXIT_OK, main
 from pipelines.report import DAY_STATES
 
@@ -158,3 +158,24 @@ def test_the_report_of_a_postgres_load_renders_and_tells_the_truth(
             for schema in (dataset, f"{dataset}_staging", f"{dataset}_analytics"):
                 cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     check_in_browser(browser, output, configured, as_of, "report-postgres.png")
+
+
+def test_an_organization_without_runs_is_told_why_there_are_no_models_and_no_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = SimulatorSettings(seed=3, scale=Scale(workspaces=1, automations_per_workspace=1, runs_per_automation=0,
+                                                  deleted_automations_per_workspace=0))
+    with running_simulator(empty) as simulator:
+        monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
+        monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
+        monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
+        monkeypatch.delenv("ANALYTICS__BUILD_AFTER_LOAD")
+        assert main(["run", "--progress", "none"]) == EXIT_OK
+
+    assert main(["report"]) == EXIT_MODELS
+
+    captured = capsys.readouterr()
+    # dlt creates a table with its first row: with no run there is no runs table to build the models on.
+    assert "Analytics models: not built yet: they need the table(s) runs, run_events, not loaded so far." in (
+        captured.out)
+    assert "The analytics models are not in 'kognitos_analytics': run `kognitos-elt run`" in captured.err

@@ -19,6 +19,8 @@ the plan weighs both with what this load observed (`RequestCosts`).
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -54,55 +56,68 @@ PRIOR_SECONDS_PER_REQUEST = 0.005
 
 @dataclass(frozen=True)
 class RefreshCosts:
-    """What a request and a listed run cost on this connection: the cost model's prices."""
+    """The cost model's prices on this connection, for this load."""
 
     seconds_per_request: float
+    """A listing page beyond the first, whatever it holds."""
     seconds_per_run: float
+    """Each run a listing page brings."""
+    seconds_per_get_run: float
+    """Each Get Run, several in flight at once: what a batch of them took, per run."""
 
 
 def refresh_seconds(relisted_runs: int, get_runs: int, page_size: int, costs: RefreshCosts) -> float:
     """Estimated time to refresh open runs by listing `relisted_runs` more runs and one Get Run for `get_runs`.
 
     The first listing page goes out anyway (it brings the new runs), so re-listing costs its runs plus the
-    pages beyond the first; each Get Run is a request that brings one run.
+    pages beyond the first.
     """
     extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)
     return (extra_pages * costs.seconds_per_request + relisted_runs * costs.seconds_per_run
-            + get_runs * (costs.seconds_per_request + costs.seconds_per_run))
+            + get_runs * costs.seconds_per_get_run)
+
+
+PAGES_FITTED = 100
+"""The latest listing pages the per-page and per-run prices are fitted to: recent enough to follow a service that
+slows down, few enough that fitting before each automation stays cheap."""
 
 
 @dataclass
 class RequestCosts:
-    """Fits `seconds = per request + per run x runs` to the run listings and Get Runs of this load.
+    """The prices, observed on this load's own run requests.
 
-    Least squares over running sums (constant memory). Until the runs seen vary, the slope cannot be told
-    from the intercept: the per-run price stays at its prior and the per-request price is what is left.
+    Listing pages are fitted to `seconds = per request + per run x runs` (least squares); until the runs per page
+    vary, the slope cannot be told from the intercept, so the per-run price stays at its prior. Get Runs go out in
+    batches, several in flight: their price is what the batches took per run.
     """
 
-    _n: int = 0
-    _runs: float = 0.0
-    _seconds: float = 0.0
-    _runs_squared: float = 0.0
-    _runs_seconds: float = 0.0
+    _pages: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=PAGES_FITTED))
+    """(runs, seconds) of the latest listing pages."""
+    _get_runs: int = 0
+    _get_seconds: float = 0.0
 
-    def add(self, seconds: float, runs: int) -> None:
-        """One request that brought `runs` runs and took `seconds` (request, decoding and mapping)."""
-        self._n += 1
-        self._runs += runs
-        self._seconds += seconds
-        self._runs_squared += runs * runs
-        self._runs_seconds += runs * seconds
+    def add_page(self, seconds: float, runs: int) -> None:
+        """A listing page that brought `runs` runs and took `seconds` (request, decoding and mapping)."""
+        self._pages.append((runs, seconds))
 
-    def estimate(self, seconds_per_request: float | None = None) -> RefreshCosts:
-        """The prices so far; before any run request, `seconds_per_request` (the load's other requests) or a prior."""
-        if not self._n:
-            return RefreshCosts(seconds_per_request or PRIOR_SECONDS_PER_REQUEST, PRIOR_SECONDS_PER_RUN)
-        mean_runs, mean_seconds = self._runs / self._n, self._seconds / self._n
-        spread = self._runs_squared / self._n - mean_runs ** 2
-        per_run = PRIOR_SECONDS_PER_RUN
-        if spread > 1.0:
-            per_run = max((self._runs_seconds / self._n - mean_runs * mean_seconds) / spread, 0.0)
-        return RefreshCosts(max(mean_seconds - per_run * mean_runs, 0.0), per_run)
+    def add_get_runs(self, seconds: float, count: int) -> None:
+        """`count` Get Runs, sent together, took `seconds` until the last was decoded and mapped."""
+        self._get_runs += count
+        self._get_seconds += seconds
+
+    def estimate(self, seconds_per_request: float | None = None, concurrency: int = 1) -> RefreshCosts:
+        """The prices so far. Before any listing page, `seconds_per_request` (the mean of the load's other requests)
+        or a prior; before any Get Run, a request's time shared by `concurrency` in flight plus a run's: a guess
+        that errs cheap, so Get Runs get tried, and timed, once."""
+        per_run, per_request = PRIOR_SECONDS_PER_RUN, seconds_per_request or PRIOR_SECONDS_PER_REQUEST
+        if self._pages:
+            runs, seconds = zip(*self._pages, strict=True)
+            if len(set(runs)) > 1:
+                per_run = max(statistics.linear_regression(runs, seconds).slope, 0.0)
+            per_request = max(statistics.fmean(seconds) - per_run * statistics.fmean(runs), 0.0)
+        per_get_run = (self._get_seconds / self._get_runs if self._get_runs
+                       else per_request / max(concurrency, 1) + per_run)
+        return RefreshCosts(per_request, per_run, per_get_run)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from sources.kognitos.open_runs import (
     refresh_seconds,
 )
 
-SLOW = RefreshCosts(seconds_per_request=0.020, seconds_per_run=50e-6)
-"""20 ms a request: a Get Run costs as much as listing 400 runs."""
-FAST = RefreshCosts(seconds_per_request=0.0005, seconds_per_run=50e-6)
+SLOW = RefreshCosts(seconds_per_request=0.020, seconds_per_run=50e-6, seconds_per_get_run=0.020)
+"""20 ms a request, Get Runs one after the other: a Get Run costs as much as listing 400 runs."""
+FAST = RefreshCosts(seconds_per_request=0.0005, seconds_per_run=50e-6, seconds_per_get_run=0.0005)
 """No latency: a Get Run costs as much as listing 10 runs."""
 
 
@@ -94,36 +94,51 @@ def test_plan_picks_whichever_refresh_takes_less_time(
 
 
 def test_refresh_seconds_counts_pages_beyond_the_first_runs_listed_and_get_runs() -> None:
-    costs = RefreshCosts(seconds_per_request=0.01, seconds_per_run=0.001)
+    costs = RefreshCosts(seconds_per_request=0.01, seconds_per_run=0.001, seconds_per_get_run=0.002)
     assert refresh_seconds(0, 0, 1000, costs) == 0
     assert refresh_seconds(1000, 0, 1000, costs) == pytest.approx(1.0)  # the first page goes out anyway
     assert refresh_seconds(1001, 0, 1000, costs) == pytest.approx(0.01 + 1.001)
-    assert refresh_seconds(0, 3, 1000, costs) == pytest.approx(3 * 0.011)
-    assert refresh_seconds(2500, 2, 1000, costs) == pytest.approx(2 * 0.01 + 2.5 + 2 * 0.011)
+    assert refresh_seconds(0, 3, 1000, costs) == pytest.approx(3 * 0.002)
+    assert refresh_seconds(2500, 2, 1000, costs) == pytest.approx(2 * 0.01 + 2.5 + 2 * 0.002)
 
 
-def test_request_costs_fit_the_time_per_request_and_per_run_observed() -> None:
+def test_get_runs_in_flight_together_make_relisting_the_dearer_choice_even_at_20_ms() -> None:
+    tracker = RunTracker(cursor=key(59), count=1900)
+    for i in range(10):
+        tracker.open[f"o{i}"] = OpenRun(key(10, i), 1000 + i, key(10, i))
+    concurrent = RefreshCosts(seconds_per_request=0.020, seconds_per_run=50e-6, seconds_per_get_run=0.0026)
+
+    assert tracker.plan(None, 1000, SLOW).get_run_ids == ()  # 10 x 20 ms against 901 runs x 50 us
+    assert len(tracker.plan(None, 1000, concurrent).get_run_ids) == 10  # 10 x 2.6 ms
+
+
+def test_request_costs_fit_the_time_per_page_and_per_run_and_time_get_runs_per_batch() -> None:
     costs = RequestCosts()
-    assert costs.estimate() == RefreshCosts(PRIOR_SECONDS_PER_REQUEST, PRIOR_SECONDS_PER_RUN)
-    assert costs.estimate(0.03) == RefreshCosts(0.03, PRIOR_SECONDS_PER_RUN)
+    prior = costs.estimate()
+    assert (prior.seconds_per_request, prior.seconds_per_run) == (PRIOR_SECONDS_PER_REQUEST, PRIOR_SECONDS_PER_RUN)
+    before_any = costs.estimate(0.024, concurrency=8)
+    assert before_any == RefreshCosts(0.024, PRIOR_SECONDS_PER_RUN, 0.003 + PRIOR_SECONDS_PER_RUN)
 
-    costs.add(0.004 + 10 * 20e-6, 10)
-    costs.add(0.004 + 10 * 20e-6, 10)
-    alike = costs.estimate(0.03)  # runs that do not vary cannot tell the two prices apart: the prior per run
+    costs.add_page(0.004 + 10 * 20e-6, 10)
+    costs.add_page(0.004 + 10 * 20e-6, 10)
+    alike = costs.estimate(0.03)  # pages that do not vary cannot tell the two prices apart: the prior per run
     assert alike.seconds_per_run == PRIOR_SECONDS_PER_RUN
     assert alike.seconds_per_request == pytest.approx(0.0042 - 10 * PRIOR_SECONDS_PER_RUN)
 
     for runs in (1, 1000, 0, 1, 400):
-        costs.add(0.004 + runs * 20e-6, runs)
-    fitted = costs.estimate(0.03)
+        costs.add_page(0.004 + runs * 20e-6, runs)
+    costs.add_get_runs(0.010, 4)
+    costs.add_get_runs(0.002, 1)
+    fitted = costs.estimate(0.03, concurrency=8)
     assert fitted.seconds_per_request == pytest.approx(0.004)
     assert fitted.seconds_per_run == pytest.approx(20e-6)
+    assert fitted.seconds_per_get_run == pytest.approx(0.012 / 5)
 
 
 def test_request_costs_never_go_negative_on_noisy_observations() -> None:
     costs = RequestCosts()
-    costs.add(0.050, 1)  # a slow Get Run (a pause) and a fast big page: the fitted slope would be negative
-    costs.add(0.010, 1000)
+    costs.add_page(0.050, 1)  # a slow small page (a pause) and a fast big one: the fitted slope would be negative
+    costs.add_page(0.010, 1000)
     fitted = costs.estimate()
     assert fitted.seconds_per_run == 0 and fitted.seconds_per_request > 0
 

@@ -28,6 +28,7 @@ from .errors import (
     NotFoundError,
     RetryableError,
 )
+from .open_runs import RequestCosts
 from .stats import LoadStats
 
 __all__ = [
@@ -81,7 +82,8 @@ def kognitos_source(
     workspaces = dlt.resource(resources.workspaces, **schema.WORKSPACES.hints())(client, config)
     automations = dlt.transformer(
         resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)
-    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config)
+    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config,
+                                                                                         RequestCosts())
     run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config)
     execution_outputs = dlt.transformer(
         resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client)

@@ -181,6 +181,7 @@ class KognitosClient:
                 )
         except httpx.TransportError as exc:
             raise transport_failure(exc, method, self._describe(path, params), self._http.timeout) from exc
+        self.stats.time_request(response.elapsed.total_seconds())
         return self._payload(method, response)
 
     def _payload(self, method: str, response: httpx.Response) -> JsonObject:

@@ -10,13 +10,17 @@ are created. So, per automation, we keep in dlt resource state:
 - `count`: how many runs were loaded, the ordinal of the newest.
 
 Each load lists `create_time >= cursor` (one page when nothing is new) and refreshes open runs either
-by widening that listing back to an open run's `create_time`, or by one Get Run each: whichever costs
-fewer requests, chosen per automation.
+by widening that listing back to an open run's `create_time`, or by one Get Run each: whichever takes
+less time, chosen per automation. Time, not requests: with fast requests, re-listing 1,000 runs (the
+service renders them, the client decodes them) to save one Get Run is a loss; with slow ones a win. So
+the plan weighs both with what this load observed (`RequestCosts`).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -43,12 +47,90 @@ class _NewOpenRun(NamedTuple):
     """How many new runs were accepted before it (newest first): what gives it its ordinal."""
 
 
+PRIOR_SECONDS_PER_RUN = 50e-6
+"""A listed run's cost before this load has measured one: rendering, transfer and decoding of a run, about
+50 us against the simulator (a 1,000-run page takes ~50 ms more than an empty one)."""
+PRIOR_SECONDS_PER_REQUEST = 0.005
+"""A request's cost before this load has timed one."""
+
+
+@dataclass(frozen=True)
+class RefreshCosts:
+    """The cost model's prices on this connection, for this load."""
+
+    seconds_per_request: float
+    """A listing page beyond the first, whatever it holds."""
+    seconds_per_run: float
+    """Each run a listing page brings."""
+    seconds_per_get_run: float
+    """Each Get Run, several in flight at once: what a batch of them took, per run."""
+
+
+def refresh_seconds(relisted_runs: int, get_runs: int, page_size: int, costs: RefreshCosts) -> float:
+    """Estimated time to refresh open runs by listing `relisted_runs` more runs and one Get Run for `get_runs`.
+
+    The first listing page goes out anyway (it brings the new runs), so re-listing costs its runs plus the
+    pages beyond the first.
+    """
+    extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)
+    return (extra_pages * costs.seconds_per_request + relisted_runs * costs.seconds_per_run
+            + get_runs * costs.seconds_per_get_run)
+
+
+PAGES_FITTED = 100
+"""The latest listing pages the per-page and per-run prices are fitted to: recent enough to follow a service that
+slows down, few enough that fitting before each automation stays cheap."""
+
+
+@dataclass
+class RequestCosts:
+    """The prices, observed on this load's own run requests.
+
+    Listing pages are fitted to `seconds = per request + per run x runs` (least squares); until the runs per page
+    vary, the slope cannot be told from the intercept, so the per-run price stays at its prior. Get Runs go out in
+    batches, several in flight: their price is what the batches took per run.
+    """
+
+    _pages: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=PAGES_FITTED))
+    """(runs, seconds) of the latest listing pages."""
+    _get_runs: int = 0
+    _get_seconds: float = 0.0
+
+    def add_page(self, seconds: float, runs: int) -> None:
+        """A listing page that brought `runs` runs and took `seconds` (request, decoding and mapping)."""
+        self._pages.append((runs, seconds))
+
+    def add_get_runs(self, seconds: float, count: int) -> None:
+        """`count` Get Runs, sent together, took `seconds` until the last was decoded and mapped."""
+        self._get_runs += count
+        self._get_seconds += seconds
+
+    def estimate(self, seconds_per_request: float | None = None, concurrency: int = 1) -> RefreshCosts:
+        """The prices so far. Before any listing page, `seconds_per_request` (the mean of the load's other requests)
+        or a prior; before any Get Run, a request's time shared by `concurrency` in flight plus a run's: a guess
+        that errs cheap, so Get Runs get tried, and timed, once."""
+        per_run, per_request = PRIOR_SECONDS_PER_RUN, seconds_per_request or PRIOR_SECONDS_PER_REQUEST
+        if self._pages:
+            runs, seconds = zip(*self._pages, strict=True)
+            if len(set(runs)) > 1:
+                per_run = max(statistics.linear_regression(runs, seconds).slope, 0.0)
+            per_request = max(statistics.fmean(seconds) - per_run * statistics.fmean(runs), 0.0)
+        per_get_run = (self._get_seconds / self._get_runs if self._get_runs
+                       else per_request / max(concurrency, 1) + per_run)
+        return RefreshCosts(per_request, per_run, per_get_run)
+
+
 @dataclass(frozen=True)
 class RefreshPlan:
     list_from: str | None
     """Lower bound (inclusive, a timestamp key) of the listing, or None to list every run."""
     get_run_ids: tuple[str, ...]
     """Open runs older than the listing window: refreshed one Get Run each."""
+    relisted_runs: int = 0
+    """Runs listed again beyond the new ones (an estimate from the open runs' ordinals)."""
+    seconds: float = 0.0
+    """The cost model's estimate of the refresh; Get Runs for every open run would take `all_get_seconds`."""
+    all_get_seconds: float = 0.0
 
 
 @dataclass
@@ -85,21 +167,22 @@ class RunTracker:
                   for run_id, (create_key, ordinal, update_key) in saved.get("open", {}).items()},
         )
 
-    def plan(self, start_key: str | None, page_size: int) -> RefreshPlan:
-        """Choose how far back to list so that listing plus Get Runs costs the fewest requests."""
+    def plan(self, start_key: str | None, page_size: int, costs: RefreshCosts) -> RefreshPlan:
+        """Choose how far back to list so that listing plus Get Runs takes the least time at `costs`."""
         lower = self.cursor if self.cursor is not None else start_key
         newest_first = sorted(self.open.items(), key=lambda item: item[1].ordinal, reverse=True)
-        best_cost, best_i = len(newest_first), 0
+        all_get = best_seconds = refresh_seconds(0, len(newest_first), page_size, costs)
+        best_i = best_runs = 0
         for i, (_, run) in enumerate(newest_first, start=1):
-            pages = math.ceil((self.count - run.ordinal + 1) / page_size)
-            cost = (pages - 1) + (len(newest_first) - i)
-            if cost < best_cost:
-                best_cost, best_i = cost, i
+            runs = self.count - run.ordinal + 1
+            seconds = refresh_seconds(runs, len(newest_first) - i, page_size, costs)
+            if seconds < best_seconds:
+                best_seconds, best_i, best_runs = seconds, i, runs
         if best_i:
             oldest_listed = min(run.create_key for _, run in newest_first[:best_i])
             lower = oldest_listed if lower is None else min(lower, oldest_listed)
         get_ids = tuple(run_id for run_id, run in newest_first if lower is None or run.create_key < lower)
-        return RefreshPlan(lower, get_ids)
+        return RefreshPlan(lower, get_ids, best_runs, best_seconds, all_get)
 
     def accept(self, run_id: str, create_key: str, update_key: str, state: str | None) -> bool:
         """Record a run the API returned; True if its row must be loaded (new, or open and changed)."""

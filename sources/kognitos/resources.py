@@ -9,6 +9,7 @@ pages. Transformers get their parent's Arrow pages and read back only the column
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
@@ -22,7 +23,7 @@ from .client import KognitosClient
 from .config import SourceConfig
 from .days import fill_missing_days, series_window
 from .errors import ConfigError, NotFoundError
-from .open_runs import RunTracker
+from .open_runs import RequestCosts, RunTracker
 from .params import automations_params, daily_run_aggregates_params, list_params, runs_params
 from .records import (
     Row,
@@ -92,14 +93,18 @@ def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> I
             yield rows
 
 
-def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
-    """New runs, and open runs whose state moved, of each automation, with a cursor per automation."""
+def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig,
+         costs: RequestCosts) -> Iterator[pa.Table]:
+    """New runs, and open runs whose state moved, of each automation, with a cursor per automation.
+
+    `costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
+    """
     trackers = RunTrackers.of_resource(dlt.current.resource_state())
 
     def rows() -> Iterator[list[Row]]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
             tracker = trackers.get(automation["workspace_id"], automation["automation_id"])
-            for batch in _automation_runs(automation, tracker, client, config):
+            for batch in _automation_runs(automation, tracker, client, config, costs):
                 client.stats.add("runs_listed", len(batch))
                 yield batch
             client.stats.add("runs_new", tracker.new_count)
@@ -110,18 +115,38 @@ def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfi
 
 
 def _automation_runs(
-    automation: Row, tracker: RunTracker, client: KognitosClient, config: SourceConfig
+    automation: Row, tracker: RunTracker, client: KognitosClient, config: SourceConfig, costs: RequestCosts
 ) -> Iterator[list[Row]]:
     org, ws, auto = automation["organization_id"], automation["workspace_id"], automation["automation_id"]
-    plan = tracker.plan(config.start_key, config.page_size)
+    prices = costs.estimate(client.stats.mean_request_seconds(), config.max_concurrent_requests)
+    plan = tracker.plan(config.start_key, config.page_size, prices)
+    if tracker.open:
+        logger.debug(
+            "Automation %s: %d open runs, %d loaded; at %.2f ms a page, %.1f us a listed run and %.2f ms a Get Run, "
+            "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", auto, len(tracker.open),
+            tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6,
+            prices.seconds_per_get_run * 1e3, plan.relisted_runs, len(plan.get_run_ids), plan.seconds,
+            plan.all_get_seconds)
     params = runs_params(config.page_size, plan.list_from)
 
     def accepted(api_runs: list[dict[str, Any]]) -> list[Row]:
         return [run_row(run, org, ws, auto) for run in api_runs if tracker.accept(*run_version(run))]
 
+    def get_run(run_id: str) -> dict[str, Any] | None:
+        try:
+            return client.get(paths.run(org, ws, auto, run_id))
+        except NotFoundError:
+            return None
+
+    pages = client.pages(paths.runs(org, ws, auto), "runs", params)
     try:
-        for page in client.pages(paths.runs(org, ws, auto), "runs", params):
-            if rows := accepted(page):
+        while True:
+            started = time.perf_counter()
+            if (page := next(pages, None)) is None:
+                break
+            rows = accepted(page)
+            costs.add_page(time.perf_counter() - started, len(page))
+            if rows:
                 yield rows
     except NotFoundError:
         if automation["delete_time"] is None:
@@ -131,15 +156,21 @@ def _automation_runs(
         logger.warning("Automation %s of workspace %s was deleted and the service no longer lists its runs; the "
                        "runs loaded before stay as they were.", auto, ws)
         return
-    for run_id in (*plan.get_run_ids, *tracker.unseen_open(plan)):
-        try:
-            run = client.get(paths.run(org, ws, auto, run_id))
-        except NotFoundError:
+    if not (run_ids := (*plan.get_run_ids, *tracker.unseen_open(plan))):
+        return
+    # Fetched together, several in flight, and accepted in order before anything is yielded: the batch is timed whole.
+    started = time.perf_counter()
+    found = []
+    for run_id, run in zip(run_ids, client.concurrently(get_run, run_ids), strict=True):
+        if run is None:
             logger.info("Run %s of automation %s no longer exists; it stays as last loaded", run_id, auto)
             tracker.forget(run_id)
-            continue
-        if rows := accepted([run]):
-            yield rows
+        else:
+            found.append(run)
+    rows = accepted(found)
+    costs.add_get_runs(time.perf_counter() - started, len(run_ids))
+    if rows:
+        yield rows
 
 
 def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:

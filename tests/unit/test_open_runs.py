@@ -1,10 +1,23 @@
-"""RunTracker: new vs already loaded at the cursor, open runs refreshed, and the cheapest refresh plan."""
+"""RunTracker: new vs already loaded at the cursor, open runs refreshed, and the fastest refresh plan."""
 
 from __future__ import annotations
 
 import pytest
 
-from sources.kognitos.open_runs import OpenRun, RunTracker
+from sources.kognitos.open_runs import (
+    PRIOR_SECONDS_PER_REQUEST,
+    PRIOR_SECONDS_PER_RUN,
+    OpenRun,
+    RefreshCosts,
+    RequestCosts,
+    RunTracker,
+    refresh_seconds,
+)
+
+SLOW = RefreshCosts(seconds_per_request=0.020, seconds_per_run=50e-6, seconds_per_get_run=0.020)
+"""20 ms a request, Get Runs one after the other: a Get Run costs as much as listing 400 runs."""
+FAST = RefreshCosts(seconds_per_request=0.0005, seconds_per_run=50e-6, seconds_per_get_run=0.0005)
+"""No latency: a Get Run costs as much as listing 10 runs."""
 
 
 def key(second: int, nanos: int = 0) -> str:
@@ -24,7 +37,7 @@ def test_ties_at_the_cursor_are_not_reloaded_but_a_late_tie_is_when_listing_agai
     assert saved["cursor"] == key(5) and saved["at_cursor"] == ["a", "b"]
     tracker = RunTracker.from_state(saved)
 
-    assert tracker.plan(None, 1000).list_from == key(5)
+    assert tracker.plan(None, 1000, SLOW).list_from == key(5)
     assert not tracker.accept("b", key(5), key(5), "completed")
     assert not tracker.accept("a", key(5), key(5), "completed")
     assert tracker.accept("c", key(5), key(5), "completed")
@@ -35,7 +48,7 @@ def test_ties_at_the_cursor_are_not_reloaded_but_a_late_tie_is_when_listing_agai
 
 def test_open_run_is_reloaded_only_when_its_update_time_moves_and_forgotten_once_terminal() -> None:
     tracker = RunTracker.from_state(first_load(("open", key(3), "executing"), ("done", key(2), "completed")))
-    plan = tracker.plan(None, 1000)
+    plan = tracker.plan(None, 1000, SLOW)
     assert plan.list_from == key(3) and plan.get_run_ids == ()
 
     assert not tracker.accept("open", key(3), key(3), "executing")
@@ -54,26 +67,80 @@ def test_a_run_listed_twice_in_one_load_is_loaded_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("runs_since_oldest_open", "open_runs", "expect_relist"),
+    ("runs_since_oldest_open", "open_runs", "costs", "expect_relist"),
     [
-        pytest.param(50_000, 3, False, id="few-old-open-runs-get-run-each"),
-        pytest.param(900, 40, True, id="many-recent-open-runs-relist-one-page"),
-        pytest.param(5_000, 3, False, id="relisting-5-pages-costs-more-than-3-get-runs"),
+        pytest.param(50_000, 3, SLOW, False, id="few-old-open-runs-get-run-each"),
+        pytest.param(900, 40, SLOW, True, id="slow-requests-many-recent-open-runs-relist-one-page"),
+        pytest.param(900, 40, FAST, False, id="fast-requests-40-get-runs-beat-relisting-900-runs"),
+        pytest.param(900, 200, FAST, True, id="fast-requests-200-get-runs-cost-more-than-900-runs"),
+        pytest.param(5_000, 3, SLOW, False, id="relisting-5-pages-costs-more-than-3-get-runs"),
     ],
 )
-def test_plan_picks_whichever_refresh_costs_fewer_requests(
-    runs_since_oldest_open: int, open_runs: int, expect_relist: bool
+def test_plan_picks_whichever_refresh_takes_less_time(
+    runs_since_oldest_open: int, open_runs: int, costs: RefreshCosts, expect_relist: bool
 ) -> None:
     tracker = RunTracker(cursor=key(59), count=runs_since_oldest_open + 1000)
     for i in range(open_runs):
         tracker.open[f"o{i}"] = OpenRun(key(10, i), 1000 + i, key(10, i))
 
-    plan = tracker.plan(None, 1000)
+    plan = tracker.plan(None, 1000, costs)
 
     if expect_relist:
         assert plan.list_from == key(10, 0) and plan.get_run_ids == ()
+        assert plan.relisted_runs == runs_since_oldest_open + 1 and plan.seconds < plan.all_get_seconds
     else:
         assert plan.list_from == key(59) and len(plan.get_run_ids) == open_runs
+        assert plan.relisted_runs == 0 and plan.seconds == plan.all_get_seconds
+
+
+def test_refresh_seconds_counts_pages_beyond_the_first_runs_listed_and_get_runs() -> None:
+    costs = RefreshCosts(seconds_per_request=0.01, seconds_per_run=0.001, seconds_per_get_run=0.002)
+    assert refresh_seconds(0, 0, 1000, costs) == 0
+    assert refresh_seconds(1000, 0, 1000, costs) == pytest.approx(1.0)  # the first page goes out anyway
+    assert refresh_seconds(1001, 0, 1000, costs) == pytest.approx(0.01 + 1.001)
+    assert refresh_seconds(0, 3, 1000, costs) == pytest.approx(3 * 0.002)
+    assert refresh_seconds(2500, 2, 1000, costs) == pytest.approx(2 * 0.01 + 2.5 + 2 * 0.002)
+
+
+def test_get_runs_in_flight_together_make_relisting_the_dearer_choice_even_at_20_ms() -> None:
+    tracker = RunTracker(cursor=key(59), count=1900)
+    for i in range(10):
+        tracker.open[f"o{i}"] = OpenRun(key(10, i), 1000 + i, key(10, i))
+    concurrent = RefreshCosts(seconds_per_request=0.020, seconds_per_run=50e-6, seconds_per_get_run=0.0026)
+
+    assert tracker.plan(None, 1000, SLOW).get_run_ids == ()  # 10 x 20 ms against 901 runs x 50 us
+    assert len(tracker.plan(None, 1000, concurrent).get_run_ids) == 10  # 10 x 2.6 ms
+
+
+def test_request_costs_fit_the_time_per_page_and_per_run_and_time_get_runs_per_batch() -> None:
+    costs = RequestCosts()
+    prior = costs.estimate()
+    assert (prior.seconds_per_request, prior.seconds_per_run) == (PRIOR_SECONDS_PER_REQUEST, PRIOR_SECONDS_PER_RUN)
+    before_any = costs.estimate(0.024, concurrency=8)
+    assert before_any == RefreshCosts(0.024, PRIOR_SECONDS_PER_RUN, 0.003 + PRIOR_SECONDS_PER_RUN)
+
+    costs.add_page(0.004 + 10 * 20e-6, 10)
+    costs.add_page(0.004 + 10 * 20e-6, 10)
+    alike = costs.estimate(0.03)  # pages that do not vary cannot tell the two prices apart: the prior per run
+    assert alike.seconds_per_run == PRIOR_SECONDS_PER_RUN
+    assert alike.seconds_per_request == pytest.approx(0.0042 - 10 * PRIOR_SECONDS_PER_RUN)
+
+    for runs in (1, 1000, 0, 1, 400):
+        costs.add_page(0.004 + runs * 20e-6, runs)
+    costs.add_get_runs(0.010, 4)
+    costs.add_get_runs(0.002, 1)
+    fitted = costs.estimate(0.03, concurrency=8)
+    assert fitted.seconds_per_request == pytest.approx(0.004)
+    assert fitted.seconds_per_run == pytest.approx(20e-6)
+    assert fitted.seconds_per_get_run == pytest.approx(0.012 / 5)
+
+
+def test_request_costs_never_go_negative_on_noisy_observations() -> None:
+    costs = RequestCosts()
+    costs.add_page(0.050, 1)  # a slow small page (a pause) and a fast big one: the fitted slope would be negative
+    costs.add_page(0.010, 1000)
+    fitted = costs.estimate()
+    assert fitted.seconds_per_run == 0 and fitted.seconds_per_request > 0
 
 
 def test_plan_mixes_relisting_recent_open_runs_with_get_run_for_an_old_one() -> None:
@@ -82,7 +149,7 @@ def test_plan_mixes_relisting_recent_open_runs_with_get_run_for_an_old_one() -> 
     for i in range(20):
         tracker.open[f"new{i}"] = OpenRun(key(50, i), 99_900 + i, key(50, i))
 
-    plan = tracker.plan(None, 1000)
+    plan = tracker.plan(None, 1000, SLOW)
 
     assert plan.list_from == key(50, 0)
     assert plan.get_run_ids == ("old",)
@@ -92,7 +159,7 @@ def test_open_runs_missing_from_the_relisting_are_fetched_one_by_one() -> None:
     tracker = RunTracker(cursor=key(59), count=10)
     for i in range(5):
         tracker.open[f"o{i}"] = OpenRun(key(50, i), 5 + i, key(50, i))
-    plan = tracker.plan(None, 1000)
+    plan = tracker.plan(None, 1000, SLOW)
     for i in range(4):
         tracker.accept(f"o{i}", key(50, i), key(50, i), "executing")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import dlt
 import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.exceptions import UnknownDestinationModule
@@ -39,6 +38,7 @@ from .loading import (
     build_models,
     duckdb_destination,
     find_in_chain,
+    kognitos_pipeline,
     run_load,
 )
 from .models import ModelsError, analytics_schema
@@ -224,9 +224,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(pipeline_name: str, pipelines_dir: str | None, destination: Any, dataset_name: str, output: Path,
             zone: str | None = None, days: int = DEFAULT_DAYS) -> Path:
     """Read the models where `run` loads and write the HTML report."""
-    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
-                            **options)
+    pipeline = kognitos_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
+                                 pipelines_dir=pipelines_dir)
     return write_report(read_report(pipeline, zone=zone, days=days), output)
 
 

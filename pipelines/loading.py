@@ -210,6 +210,17 @@ def duckdb_destination(dataset_name: str, path: str | None = None) -> Any:
     return dlt.destinations.duckdb(credentials=credentials)
 
 
+def kognitos_pipeline(
+    *, destination: Any, dataset_name: str = DEFAULT_DATASET_NAME, pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None, progress: Any = None,
+) -> dlt.Pipeline:
+    """The pipeline `run` loads with and `models` and `report` read: same name, folder, destination and dataset."""
+    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    if progress:
+        options["progress"] = progress
+    return dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, **options)
+
+
 def run_load(
     *,
     destination: Any,
@@ -231,12 +242,9 @@ def run_load(
     """
     started = time.monotonic()
     stats = LoadStats()
-    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
     live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
-    if progress:
-        options["progress"] = live or progress
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
-                            **options)
+    pipeline = kognitos_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
+                                 pipelines_dir=pipelines_dir, progress=live or progress)
     with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(), depth_first_extraction(),
           ExitStack() as cleanup):
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
@@ -249,7 +257,7 @@ def run_load(
             live.runs_counter = "runs_listed"
         if refresh:
             drop_models(pipeline)
-        info = pipeline.run(source, refresh="drop_sources" if refresh else None,
+        info = pipeline.run(source, refresh="drop_sources" if refresh else None,  # type: ignore[arg-type]
                             loader_file_format=loader_file_format)  # type: ignore[arg-type]
         rows = _rows_written(pipeline)
         outcome, failure = None, None
@@ -292,8 +300,7 @@ def build_models(
     pipelines_dir: str | None = None,
 ) -> ModelsOutcome:
     """`kognitos-elt models`: build and test the models where `run` loads, holding the pipeline's lock."""
-    options: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
-                            **options)
+    pipeline = kognitos_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
+                                 pipelines_dir=pipelines_dir)
     with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
         return build_and_test(pipeline)

@@ -97,6 +97,8 @@ def check_in_browser(browser: Browser, report: Path, simulator: RunningSimulator
                           "&& chart.querySelectorAll('.main-svg g.point path').length > 0).map(chart => chart.id)")
     headline = page.evaluate("Object.fromEntries([...document.querySelectorAll('[data-headline]')]"
                              ".map(card => [card.dataset.headline, Number(card.dataset.value)]))")
+    shown = page.evaluate("Object.fromEntries([...document.querySelectorAll('[data-headline]')]"
+                          ".map(card => [card.dataset.headline, card.innerText]))")
     traces: list[dict[str, Any]] = page.evaluate(
         "document.getElementById('chart-runs-per-day').data.map(trace => ({name: trace.name, x: trace.x, y: trace.y}))")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -108,6 +110,9 @@ def check_in_browser(browser: Browser, report: Path, simulator: RunningSimulator
     expected = expected_headline(simulator, as_of)
     assert headline.keys() == expected.keys()
     assert all(headline[key] == pytest.approx(value, abs=1e-6) for key, value in expected.items()), headline
+    # What a person reads, not only the numbers behind it.
+    assert shown["runs"] == f"{expected['runs']:,}" and shown["open_runs"] == f"{expected['open_runs']:,}"
+    assert shown["success_rate"] == f"{100 * expected['success_rate']:.1f}%"
     per_day = {trace["name"].replace(" ", "_"): {str(day)[:10]: count for day, count in
                                                    zip(trace["x"], trace["y"], strict=True)} for trace in traces}
     assert per_day == expected_runs_per_day(simulator, as_of)

@@ -3,6 +3,7 @@ never the token."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,12 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
-from pipelines.loading import EXTRACT_ORDER_SETTING, depth_first_extraction
+from pipelines.loading import (
+    EXTRACT_ORDER_SETTING,
+    LOAD_GC_GENERATION0_THRESHOLD,
+    depth_first_extraction,
+    rarer_garbage_collection,
+)
 from sources.kognitos import SourceConfig, kognitos_source
 from sources.kognitos.config import resolve_source_config
 from sources.kognitos.errors import ConfigError
@@ -132,3 +138,16 @@ def test_a_load_extracts_depth_first_unless_configured_and_building_a_source_cha
     with depth_first_extraction():
         assert dlt.config.get(EXTRACT_ORDER_SETTING) == during
     assert dlt.config.get(EXTRACT_ORDER_SETTING) == configured
+
+
+@pytest.mark.parametrize("young", [700, 50_000])
+def test_a_load_collects_garbage_less_often_and_puts_the_process_thresholds_back(young: int) -> None:
+    """Raised for the load only, never lowered: the process (a Dagster worker, say) keeps its own setting."""
+    before = gc.get_threshold()
+    gc.set_threshold(young, 11, 12)
+    try:
+        with rarer_garbage_collection():
+            assert gc.get_threshold() == (max(young, LOAD_GC_GENERATION0_THRESHOLD), 11, 12)
+        assert gc.get_threshold() == (young, 11, 12)
+    finally:
+        gc.set_threshold(*before)

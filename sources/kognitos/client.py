@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -17,7 +18,6 @@ from typing import Any, TypeVar
 
 import httpx
 import orjson
-import tenacity
 
 from . import settings
 from .errors import (
@@ -71,18 +71,9 @@ class KognitosClient:
             timeout=httpx.Timeout(timeout, connect=settings.CONNECT_TIMEOUT_SECONDS),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
+        self._max_attempts = int(max_attempts)
+        self._initial_retry_wait = initial_retry_wait
         self._max_retry_wait = max_retry_wait
-        self._backoff = tenacity.wait_exponential_jitter(multiplier=initial_retry_wait, max=max_retry_wait,
-                                                         jitter=initial_retry_wait)
-        # One controller for every call and thread: tenacity keeps each call's attempts in its own RetryCallState
-        # and its statistics thread-local, and building a controller per request cost ~30 us of GIL time.
-        self._retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetryableError),
-            stop=tenacity.stop_after_attempt(int(max_attempts)),
-            wait=self._wait,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
         self.stats = stats or LoadStats()
         # Bounds requests in flight across every thread that shares this client; retry waits happen outside.
         self._in_flight = threading.BoundedSemaphore(max_connections)
@@ -160,10 +151,19 @@ class KognitosClient:
     def _call(
         self, method: str, path: str, *, params: Params | None = None, body: Mapping[str, Any] | None = None
     ) -> JsonObject:
-        try:
-            return self._retrying(self._attempt, method, path, params, body)
-        except RetryableError as error:
-            raise error.gave_up(self._retrying.statistics.get("attempt_number", 1)) from error
+        """The retry loop, written out: tenacity's per-call bookkeeping cost ~35 us of GIL time a request (3% of a
+        backfill's CPU), for a loop this short (docs/design.md, "Whole-process timing")."""
+        attempt = 1
+        while True:
+            try:
+                return self._attempt(method, path, params, body)
+            except RetryableError as error:
+                if attempt >= self._max_attempts:
+                    raise error.gave_up(attempt) from error
+                wait = retry_wait(attempt, error.retry_after, self._initial_retry_wait, self._max_retry_wait)
+                logger.warning("Attempt %d failed: %s Retrying in %.1fs.", attempt, error.summary(), wait)
+            time.sleep(wait)
+            attempt += 1
 
     def _attempt(
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
@@ -227,24 +227,17 @@ class KognitosClient:
             server_time = server_time.replace(tzinfo=UTC)
         self._server_clock = (server_time.astimezone(UTC), time.monotonic())
 
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
-        """Wait what the server asked for (Retry-After), else exponential backoff with jitter."""
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome else None
-        if isinstance(error, RetryableError) and error.retry_after is not None:
-            return min(error.retry_after, self._max_retry_wait)
-        return float(self._backoff(retry_state))
-
-    @staticmethod
-    def _log_retry(retry_state: tenacity.RetryCallState) -> None:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        what = error.summary() if isinstance(error, ApiError) else repr(error)
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.warning("Attempt %d failed: %s Retrying in %.1fs.", retry_state.attempt_number, what, wait)
-
     def _describe(self, path: str, params: Params | None) -> str:
         """The request as a user can read it in an error: URL with its query, and no credentials."""
         return str(self._http.build_request("GET", path, params=params).url)
+
+
+def retry_wait(attempt: int, retry_after: float | None, initial: float, maximum: float) -> float:
+    """Seconds before the next attempt: what the server asked for (Retry-After), else exponential backoff
+    (`initial` doubled per failed attempt) plus up to `initial` of jitter; never more than `maximum`."""
+    if retry_after is not None:
+        return min(retry_after, maximum)
+    return min(initial * 2 ** (attempt - 1) + random.uniform(0, initial), maximum)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -56,11 +56,12 @@ from pipelines.loading import (
     PipelineLockedError,
     ResourceSelectionError,
     check_selection,
-    depth_first_extraction,
     duckdb_destination,
     find_in_chain,
+    load_defaults,
     pipeline_lock,
     resource_parents,
+    unless_configured,
 )
 from sources.kognitos import KognitosError, RetryableError, kognitos_source
 
@@ -164,7 +165,7 @@ def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltReso
     workspace_id = context.partition_key
     pipeline = workspace_pipeline(workspace_id)
     try:
-        with (pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name), depth_first_extraction(),
+        with (pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name), unless_configured(load_defaults(pipeline)),
               ExitStack() as cleanup):
             source = kognitos_source(workspace_ids=[workspace_id], cleanup=cleanup)
             if finished := finish_interrupted_loads(pipeline):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import gc
 import logging
 import os
 import time
@@ -23,6 +22,7 @@ from sources.kognitos import KognitosError, LoadStats, kognitos_source
 from sources.kognitos.errors import error_chain
 
 from .interrupted import finish_interrupted_loads
+from .memory import rarer_garbage_collection, release_free_memory
 from .models import (
     ModelsError,
     ModelsOutcome,
@@ -46,9 +46,7 @@ DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_li
 loading"). A load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises it."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
 EXTRACT_ORDER_SETTING = "extract.next_item_mode"
-LOAD_GC_GENERATION0_THRESHOLD = 10_000
-"""Container allocations between young-generation garbage collections while loading (CPython's default is 700):
-docs/design.md, "Garbage collection while loading"."""
+LOAD_WORKERS_SETTING = "load.workers"
 
 
 class PipelineLockedError(RuntimeError):
@@ -164,37 +162,32 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextmanager
-def rarer_garbage_collection() -> Iterator[None]:
-    """Collect cyclic garbage less often during the load, and put the process's thresholds back after it.
+def load_defaults(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    """dlt settings kognitos-elt's loads use unless the user configured them (docs/design.md, "One worker pool per
+    client, depth-first extraction" and "DuckDB's memory while loading"):
 
-    httpx leaves ~30 objects in reference cycles per request, so at CPython's default threshold a load runs
-    thousands of collections, each tracing the pages and rows it holds: 10-12% of a small backfill's CPU.
+    - depth-first extraction (`fifo`), which holds one page per table where dlt's `round_robin` holds up to 20;
+    - into DuckDB, load jobs one at a time: DuckDB spreads each job over its threads, and four jobs at once took as
+      long and ~60 MB more at medium.
     """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], LOAD_GC_GENERATION0_THRESHOLD), *thresholds[1:])
+    defaults: dict[str, Any] = {EXTRACT_ORDER_SETTING: "fifo"}
+    if isinstance(pipeline.destination, dlt.destinations.duckdb):
+        defaults[LOAD_WORKERS_SETTING] = 1
+    return defaults
+
+
+@contextmanager
+def unless_configured(settings: dict[str, Any]) -> Iterator[None]:
+    """Apply dlt settings for one load where the user set nothing; they are process-wide (a Dagster process runs
+    other pipelines too), so they are put back when the load ends. Building a source changes no setting."""
+    chosen = {key: value for key, value in settings.items() if dlt.config.get(key) is None}
+    for key, value in chosen.items():
+        dlt.config[key] = value
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-
-
-@contextmanager
-def depth_first_extraction() -> Iterator[None]:
-    """For one load, have dlt finish a parent page's children before the next page, unless configured otherwise.
-
-    Depth-first (`fifo`) holds one page per table where dlt's default (`round_robin`) holds up to 20 (docs/design.md,
-    "One worker pool per client, depth-first extraction"). The setting is process-wide (a Dagster process runs
-    other pipelines too), so it is put back when the load ends.
-    """
-    if dlt.config.get(EXTRACT_ORDER_SETTING) is not None:
-        yield
-        return
-    dlt.config[EXTRACT_ORDER_SETTING] = "fifo"
-    try:
-        yield
-    finally:
-        dlt.config[EXTRACT_ORDER_SETTING] = None
+        for key in chosen:
+            dlt.config[key] = None
 
 
 @contextmanager
@@ -264,8 +257,8 @@ def run_load(
     live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
     pipeline = kognitos_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
                                  pipelines_dir=pipelines_dir, progress=live or progress)
-    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(), depth_first_extraction(),
-          rarer_garbage_collection(), ExitStack() as cleanup):
+    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(),
+          unless_configured(load_defaults(pipeline)), rarer_garbage_collection(), ExitStack() as cleanup):
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
         resumed = finish_interrupted_loads(pipeline)
         source = kognitos_source(stats=stats, cleanup=cleanup, **(source_options or {}))
@@ -276,8 +269,7 @@ def run_load(
             live.runs_counter = "runs_listed"
         if refresh:
             drop_models(pipeline)
-        info = pipeline.run(source, refresh="drop_sources" if refresh else None,  # type: ignore[arg-type]
-                            loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        info = _extract_then_load(pipeline, source, refresh, loader_file_format)
         rows = _rows_written(pipeline)
         outcome, failure = None, None
         if models if models is not None else build_after_load():
@@ -294,6 +286,21 @@ def run_load(
         destination=destination, dataset_name=dataset_name, load_info=info, notes=_where_duckdb_is(destination),
         models=outcome, models_failure=failure,
     )
+
+
+def _extract_then_load(
+    pipeline: dlt.Pipeline, source: DltSource, refresh: bool, loader_file_format: str | None
+) -> LoadInfo:
+    """dlt's `run()` in its steps, to hand the memory the extract freed back before DuckDB takes its own (the load
+    step is the process's peak: docs/design.md, "DuckDB's memory while loading")."""
+    pipeline.run()  # nothing pending (finished before): syncs state with the destination as run() does first
+    pipeline.extract(source, refresh="drop_sources" if refresh else None,  # type: ignore[arg-type]
+                     loader_file_format=loader_file_format)  # type: ignore[arg-type]
+    release_free_memory()
+    info = pipeline.run()  # normalizes and loads the package just extracted
+    if info is None:
+        raise RuntimeError("dlt extracted no load package, so nothing was loaded (dlt's behaviour changed?)")
+    return info
 
 
 def _rows_written(pipeline: dlt.Pipeline) -> dict[str, int]:

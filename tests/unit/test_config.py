@@ -16,10 +16,11 @@ from dlt.common.configuration.specs.pluggable_run_context import PluggableRunCon
 
 from pipelines.loading import (
     EXTRACT_ORDER_SETTING,
-    LOAD_GC_GENERATION0_THRESHOLD,
-    depth_first_extraction,
-    rarer_garbage_collection,
+    LOAD_WORKERS_SETTING,
+    load_defaults,
+    unless_configured,
 )
+from pipelines.memory import LOAD_GC_GENERATION0_THRESHOLD, rarer_garbage_collection
 from sources.kognitos import SourceConfig, kognitos_source
 from sources.kognitos.config import resolve_source_config
 from sources.kognitos.errors import ConfigError
@@ -126,7 +127,7 @@ def test_a_missing_required_option_or_an_unknown_one_fails_building_the_source()
 
 @pytest.mark.parametrize(("configured", "during"), [(None, "fifo"), ("round_robin", "round_robin")])
 def test_a_load_extracts_depth_first_unless_configured_and_building_a_source_changes_no_setting(
-    configured: str | None, during: str, monkeypatch: pytest.MonkeyPatch
+    configured: str | None, during: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Depth-first keeps one page of each table in memory; a user's own `[extract] next_item_mode` wins."""
     if configured:
@@ -135,9 +136,24 @@ def test_a_load_extracts_depth_first_unless_configured_and_building_a_source_cha
     kognitos_source(access_token="token", organization_id="org", base_url="http://127.0.0.1:9")
     assert dlt.config.get(EXTRACT_ORDER_SETTING) == configured
 
-    with depth_first_extraction():
+    pipeline = dlt.pipeline("defaults_test", pipelines_dir=str(tmp_path), destination="postgres")
+    with unless_configured(load_defaults(pipeline)):
         assert dlt.config.get(EXTRACT_ORDER_SETTING) == during
     assert dlt.config.get(EXTRACT_ORDER_SETTING) == configured
+
+
+@pytest.mark.parametrize(("destination", "configured", "during"),
+                         [("duckdb", None, 1), ("duckdb", "4", 4), ("postgres", None, None)])
+def test_duckdb_loads_run_their_jobs_one_at_a_time_unless_configured(
+    destination: str, configured: str | None, during: int | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DuckDB parallelises each job itself, and jobs at once cost memory; a warehouse keeps dlt's parallel jobs."""
+    if configured:
+        monkeypatch.setenv("LOAD__WORKERS", configured)
+    pipeline = dlt.pipeline("defaults_test", pipelines_dir=str(tmp_path), destination=destination)
+    with unless_configured(load_defaults(pipeline)):
+        assert dlt.config.get(LOAD_WORKERS_SETTING, int) == during
+    assert dlt.config.get(LOAD_WORKERS_SETTING, int) == (int(configured) if configured else None)
 
 
 @pytest.mark.parametrize("young", [700, 50_000])

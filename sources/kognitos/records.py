@@ -242,41 +242,49 @@ def new_event_rows(
 def event_row(event: Mapping[str, Any], run: Row, event_index: int) -> Row:
     """One run event (kognitos-api.md §3.8, §5.2). Events have no id: the key is the run + `event_index`,
     the 0-based position in the run's append-only stream."""
-    row: Row = {
-        "run_id": run["run_id"], "automation_id": run["automation_id"], "workspace_id": run["workspace_id"],
-        "organization_id": run["organization_id"], "event_index": event_index,
-        "event_type": None, "journal_type": None, "event_time": None, "execution_id": None, "node_id": None,
-        "node_kind": None, "run_state": None, "stop_reason": None, "error_id": None, "error_description": None,
-        "payload": None,
-    }
     if "run_update" in event:
         snapshot = (event["run_update"] or {}).get("run") or {}
         state, details = run_state(snapshot)
-        row.update(event_type="run_update", run_state=state,
-                   event_time=parse_optional_timestamp((snapshot.get("state") or {}).get("update_time")
-                                                       or snapshot.get("update_time")))
-        if state == "failed":
-            row.update(error_id=details.get("id"), error_description=details.get("description"))
-        return row
+        failed = state == "failed"
+        return _event_row(
+            run, event_index, "run_update", run_state=state,
+            event_time=parse_optional_timestamp((snapshot.get("state") or {}).get("update_time")
+                                                or snapshot.get("update_time")),
+            error_id=details.get("id") if failed else None,
+            error_description=details.get("description") if failed else None,
+        )
     if "execution_journal" not in event:
         # A future event kind: keep it whole rather than drop it.
-        row.update(event_type=next(iter(event), None), payload=dict(event))
-        return row
+        return _event_row(run, event_index, next(iter(event), None), payload=dict(event))
     journal = event["execution_journal"] or {}
     variant = next((key for key in journal if key not in _JOURNAL_COMMON), None)
     body = journal.get(variant) if variant else None
     body = body if isinstance(body, Mapping) else {}
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else None
-    errors = body.get("error") if isinstance(body.get("error"), list) else None
-    first_error = error or (errors[0] if errors else None) or {}
-    row.update(
-        event_type="execution_journal", journal_type=variant, execution_id=journal.get("execution_id"),
+    error = body.get("error")
+    first_error = (error if isinstance(error, Mapping) else error[0] if isinstance(error, list) and error
+                   else None) or {}
+    return _event_row(
+        run, event_index, "execution_journal", journal_type=variant, execution_id=journal.get("execution_id"),
         event_time=parse_optional_timestamp(journal.get("event_time")), node_id=body.get("node_id"),
         node_kind=body.get("node_kind"), stop_reason=next(iter(body), None) if variant == "stopped" else None,
         error_id=first_error.get("id"), error_description=first_error.get("description"),
         payload=_decoded_payload(body) or None,
     )
-    return row
+
+
+def _event_row(
+    run: Row, event_index: int, event_type: str | None, *, journal_type: str | None = None,
+    event_time: datetime | None = None, execution_id: str | None = None, node_id: str | None = None,
+    node_kind: str | None = None, run_state: str | None = None, stop_reason: str | None = None,
+    error_id: str | None = None, error_description: str | None = None, payload: Any = None,
+) -> Row:
+    return {
+        "run_id": run["run_id"], "automation_id": run["automation_id"], "workspace_id": run["workspace_id"],
+        "organization_id": run["organization_id"], "event_index": event_index, "event_type": event_type,
+        "journal_type": journal_type, "event_time": event_time, "execution_id": execution_id, "node_id": node_id,
+        "node_kind": node_kind, "run_state": run_state, "stop_reason": stop_reason, "error_id": error_id,
+        "error_description": error_description, "payload": payload,
+    }
 
 
 def execution_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: str) -> list[Row]:

@@ -1,5 +1,5 @@
 """Process memory and garbage collection during a load: what CPython, Arrow and glibc do by default costs a
-backfill CPU and its peak memory (docs/design.md, "Garbage collection and free memory while loading")."""
+backfill CPU and its peak memory (docs/design.md, "Second round: the backfill's CPU and peak memory")."""
 
 from __future__ import annotations
 

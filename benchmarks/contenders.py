@@ -32,7 +32,8 @@ def _source_options(args: argparse.Namespace) -> dict[str, Any]:
 def _kognitos_elt(args: argparse.Namespace) -> Result:
     """A full backfill without the models (the `models` contender times them), or, run again in the same directory
     as the no-op, the incremental load after it as `kognitos-elt run` does it (models checked, none rebuilt)."""
-    from pipelines.loading import duckdb_destination, run_load
+    from kognitos_elt.destination import duckdb_destination
+    from kognitos_elt.session import run_load
 
     summary = run_load(destination=duckdb_destination("kognitos", str(Path.cwd() / KOGNITOS_ELT_DUCKDB)),
                        source_options=_source_options(args), models=None if args.name == "noop" else False)
@@ -48,8 +49,8 @@ def _models(args: argparse.Namespace) -> Result:
     import dlt
     import duckdb
 
-    from pipelines.loading import DEFAULT_PIPELINE_NAME, duckdb_destination
-    from pipelines.models import analytics_schema, refresh_after_load
+    from kognitos_analytics.builder import analytics_schema, refresh_after_load
+    from kognitos_elt.destination import DEFAULT_PIPELINE_NAME, duckdb_destination
 
     path = str(Path.cwd() / KOGNITOS_ELT_DUCKDB)
     pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=duckdb_destination("kognitos", path),

@@ -1,6 +1,6 @@
 """Dagster definitions for kognitos-elt: one asset per dlt resource, one partition (and one dlt pipeline) per workspace.
 
-    dagster dev -m pipelines.dagster_definitions        # needs `pip install "kognitos-elt[dagster]"`
+    dagster dev -m kognitos_elt.dagster_definitions        # needs `pip install "kognitos-elt[dagster]"`
 
 Configuration is dlt's own (`.dlt/*.toml` or env vars under `sources.kognitos`), read when a run starts, never at
 import. The destination is dlt's `destination_type` (default DuckDB, `kognitos_elt.duckdb` in the working
@@ -50,20 +50,12 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.interrupted import finish_interrupted_loads
-from pipelines.loading import (
-    DEFAULT_DATASET_NAME,
-    PipelineLockedError,
-    ResourceSelectionError,
-    check_selection,
-    duckdb_destination,
-    find_in_chain,
-    load_defaults,
-    pipeline_lock,
-    resource_parents,
-    unless_configured,
-)
-from sources.kognitos import KognitosError, RetryableError, kognitos_source
+from .destination import DEFAULT_DATASET_NAME, duckdb_destination
+from .dlt_settings import load_defaults, unless_configured
+from .kognitos import KognitosError, RetryableError, finish_interrupted_loads, kognitos_source
+from .kognitos.errors import find_in_chain
+from .locking import pipeline_lock
+from .selection import ResourceSelectionError, check_selection, resource_parents
 
 PIPELINE_PREFIX = "kognitos_"
 JOB_NAME = "kognitos_load"
@@ -139,7 +131,7 @@ def _check_selection(context: AssetExecutionContext) -> None:
 
 def _failure(error: BaseException) -> Failure:
     """A Dagster failure saying what to fix; only errors a later attempt could get past are retried."""
-    cause = find_in_chain(error, (KognitosError, PipelineLockedError)) or error
+    cause = find_in_chain(error, (KognitosError,)) or error
     permanent = isinstance(cause, KognitosError) and not isinstance(cause, RetryableError)
     return Failure(f"{type(cause).__name__}: {cause}", allow_retries=not permanent)
 
@@ -171,7 +163,7 @@ def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltReso
             if finished := finish_interrupted_loads(pipeline):
                 context.log.info("Finished %d load package(s) an interrupted run of %s left", finished, workspace_id)
             yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-    except (PipelineStepFailed, KognitosError, PipelineLockedError) as error:
+    except (PipelineStepFailed, KognitosError) as error:
         raise _failure(error) from error
 
 

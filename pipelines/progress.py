@@ -9,7 +9,7 @@ from typing import TextIO
 
 from dlt.common.runtime.collector_base import Collector
 
-from sources.kognitos import LoadStats
+from .kognitos import LoadStats
 
 LIVE_PROGRESS = "live"
 """The `--progress` value of this display; the default in a terminal."""

@@ -8,8 +8,9 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
-from pipelines.models import status_line as models_status_line
-from sources.kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
+from kognitos_analytics.builder import status_line as models_status_line
+
+from .kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
 
 
 def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[str]:

@@ -2,9 +2,13 @@
 
 Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars under `sources.kognitos`):
 
-    from sources.kognitos import kognitos_source
+    from kognitos_elt import kognitos_source, finish_interrupted_loads   # or `from kognitos import ...` after dlt init
     pipeline = dlt.pipeline("kognitos", destination="duckdb", dataset_name="kognitos")
+    finish_interrupted_loads(pipeline)
     pipeline.run(kognitos_source())
+
+This folder is self-contained (dlt and the libraries in requirements.txt, relative imports only): `dlt init kognitos`
+copies it into a project as `kognitos/`, and the kognitos-elt wheel installs it as `kognitos_elt.kognitos`.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from .errors import (
     AuthError,
     ConfigError,
     ConnectionSetupError,
+    ExitCode,
     InvalidRequestError,
     KognitosError,
     NotFoundError,
     RetryableError,
 )
+from .interrupted import UnrepeatableJobError, finish_interrupted_loads
 from .open_runs import RequestCosts
 from .stats import LoadStats
 
@@ -36,6 +42,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConnectionSetupError",
+    "ExitCode",
     "InvalidRequestError",
     "KognitosClient",
     "KognitosError",
@@ -43,6 +50,8 @@ __all__ = [
     "NotFoundError",
     "RetryableError",
     "SourceConfig",
+    "UnrepeatableJobError",
+    "finish_interrupted_loads",
     "kognitos_source",
 ]
 

@@ -1,8 +1,9 @@
 """Exceptions with actionable messages: what failed, where, and what to do about it.
 
 ```
-KognitosError
+KognitosError                .exit_code: the exit status a runner ends with (ExitCode)
 ├── ConfigError              a configuration value is missing or invalid (names the key, never a secret)
+├── UnrepeatableJobError     interrupted.py: a killed load's job cannot be repeated without doubling rows
 └── ApiError                 the API answered with an error (.status, .grpc_code, .api_message, .method, .url)
     ├── AuthError            401/403: the token is missing, wrong, or lacks a permission
     ├── NotFoundError        404: a configured organization/workspace/automation id does not exist
@@ -21,7 +22,8 @@ copy of the last attempt's, raised from it, so the chain keeps every cause down 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Self
+from enum import IntEnum
+from typing import Any, ClassVar, Self
 
 from .settings import CONFIG_SECTION
 
@@ -36,18 +38,42 @@ def error_chain(error: BaseException) -> Iterator[BaseException]:
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
 
 
+def find_in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of one of `kinds` in an error's chain: dlt wraps source errors in its own."""
+    return next((cause for cause in error_chain(error) if isinstance(cause, kinds)), None)
+
+
 def config_key(key: str) -> str:
     """How the user spells a config key, in TOML and as an environment variable."""
     return f"sources.{CONFIG_SECTION}.{key} (env SOURCES__{CONFIG_SECTION.upper()}__{key.upper()})"
 
 
+class ExitCode(IntEnum):
+    """The exit status a command-line runner gives each kind of failure (`kognitos-elt`'s, README "Exit codes")."""
+
+    OK = 0
+    UNEXPECTED = 1
+    CONFIG = 2
+    LOCKED = 3
+    AUTH = 4
+    API = 5
+    UNAVAILABLE = 6
+    MODELS = 7
+    INTERRUPTED = 130
+
+
 class KognitosError(Exception):
-    """Base class of every error this source raises on purpose."""
+    """Base class of every error kognitos-elt raises on purpose; its message says what to do, and `exit_code` is the
+    exit status a runner should end with, so a new error cannot reach the user as "unexpected"."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.UNEXPECTED
 
 
 class ConfigError(KognitosError, ValueError):
     """A configuration value is missing or invalid: checked before any request, except ids that only the API can
     confirm (an organization, workspace or automation that does not exist), which fail once they were looked up."""
+
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, key: str, problem: str, fix: str) -> None:
         self.key = key
@@ -58,6 +84,8 @@ class ConfigError(KognitosError, ValueError):
 
 class ApiError(KognitosError):
     """The Kognitos API answered a request with an error status."""
+
+    exit_code = ExitCode.API
 
     action = "See the message above; retrying will not help."
     subject: str | None = None
@@ -108,6 +136,7 @@ class ApiError(KognitosError):
 
 
 class AuthError(ApiError):
+    exit_code = ExitCode.AUTH
     action = (
         f"Check that the personal access token in {config_key('access_token')} is set, is not expired "
         "or revoked, and has permission for this organization and workspace."
@@ -139,12 +168,15 @@ class _NoUsableResponse(ApiError):
 
 
 class ConnectionSetupError(_NoUsableResponse):
-    """No connection could be set up, and trying again will not change that."""
+    """No connection could be set up, and trying again will not change that (the configured host is wrong)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class RetryableError(ApiError):
     """A failure worth retrying; raised to the caller only once retries are exhausted, as `gave_up` makes it."""
 
+    exit_code = ExitCode.UNAVAILABLE
     action = "The service is unavailable or rate limiting; nothing was committed, so run the load again later."
 
     def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:

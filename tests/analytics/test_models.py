@@ -19,9 +19,10 @@ import psycopg2
 import pytest
 
 from kognitos_analytics import PROJECT_DIR
+from kognitos_analytics.builder import ModelsError, analytics_schema
+from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.session import LoadSummary, build_models, run_load
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import LoadSummary, build_models, duckdb_destination, run_load
-from pipelines.models import ModelsError, analytics_schema
 
 from . import truth
 

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from benchmarks.run import COLUMNS, CONTENDERS, format_case, run_case, write_results
+from kognitos_elt.kognitos.schema import TERMINAL_RUN_STATES
 from kognitos_simulator import SCALES, SimulatorSettings, World
-from sources.kognitos.schema import TERMINAL_RUN_STATES
 
 SCALE = "tiny"
 SEED = 0

@@ -87,7 +87,7 @@ def main() -> int:
     choice.add_argument("--record", type=Path, help="append every event and its load id to this file")
     args, run_arguments = parser.parse_known_args()
     LoadStepEvents(args.kill_at, args.record).install()
-    from pipelines.kognitos_pipeline import main as kognitos_elt
+    from kognitos_elt.cli import main as kognitos_elt
 
     return kognitos_elt(["run", *run_arguments])
 

@@ -13,19 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kognitos_elt.cli import main
+from kognitos_elt.demo import duckdb_shell
+from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import SCALES, RunningSimulator, SimulatorSettings, World
-from pipelines.kognitos_pipeline import (
-    EXIT_API,
-    EXIT_AUTH,
-    EXIT_CONFIG,
-    EXIT_LOCKED,
-    EXIT_MODELS,
-    EXIT_OK,
-    EXIT_UNAVAILABLE,
-    EXIT_UNEXPECTED,
-    duckdb_shell,
-    main,
-)
 
 from ..analytics.truth import all_runs
 from ..integration.truth import state_key, truth_events, truth_runs
@@ -34,7 +25,7 @@ from ..integration.truth import state_key, truth_events, truth_runs
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
 
     out = capsys.readouterr().out
     runs, events = len(truth_runs(configured.world)), len(truth_events(configured.world))
@@ -50,7 +41,7 @@ def test_a_wrong_token_exits_4_with_the_config_key_and_never_the_token(
 ) -> None:
     monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", "kgn_pat_wrong_secret_0042")
 
-    assert main(["run"]) == EXIT_AUTH
+    assert main(["run"]) == ExitCode.AUTH
 
     captured = capsys.readouterr()
     assert "SOURCES__KOGNITOS__ACCESS_TOKEN" in captured.err
@@ -63,7 +54,7 @@ def test_a_missing_organization_exits_2_naming_the_key(
 ) -> None:
     monkeypatch.delenv("SOURCES__KOGNITOS__ORGANIZATION_ID")
 
-    assert main(["run"]) == EXIT_CONFIG
+    assert main(["run"]) == ExitCode.CONFIG
 
     assert "organization_id" in capsys.readouterr().err
 
@@ -73,7 +64,7 @@ def test_a_load_out_of_duckdb_memory_exits_2_naming_the_setting_to_raise(
 ) -> None:
     monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")
 
-    assert main(["run"]) == EXIT_CONFIG
+    assert main(["run"]) == ExitCode.CONFIG
 
     err = capsys.readouterr().err
     assert "DESTINATION__DUCKDB__MEMORY_LIMIT" in err
@@ -86,7 +77,7 @@ def test_a_duckdb_file_named_like_the_dataset_is_refused_before_loading(
 ) -> None:
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "kognitos.duckdb"))
 
-    assert main(["run"]) == EXIT_CONFIG
+    assert main(["run"]) == ExitCode.CONFIG
 
     assert "named like the dataset" in capsys.readouterr().err
     assert not (tmp_path / "kognitos.duckdb").exists()
@@ -101,22 +92,22 @@ def test_a_second_run_while_one_holds_the_lock_exits_3_at_once(
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         configured.requests.clear()
 
-        assert main(["run"]) == EXIT_LOCKED
+        assert main(["run"]) == ExitCode.LOCKED
 
     assert "Another kognitos-elt load" in capsys.readouterr().err
     assert configured.requests.entries == []
-    assert main(["run"]) == EXIT_OK, "once the holder is gone the lock is taken over"
+    assert main(["run"]) == ExitCode.OK, "once the holder is gone the lock is taken over"
 
 
 def test_status_reports_rows_cursors_and_open_runs_after_a_load(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status"]) == EXIT_OK
+    assert main(["status"]) == ExitCode.OK
     assert "Nothing loaded yet by pipeline 'kognitos_elt'" in capsys.readouterr().out
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     capsys.readouterr()
 
-    assert main(["status"]) == EXIT_OK
+    assert main(["status"]) == ExitCode.OK
 
     out = capsys.readouterr().out
     runs = sum(len(configured.world.runs(w["name"].rsplit("/", 1)[-1], a["name"].rsplit("/", 1)[-1]))
@@ -132,7 +123,7 @@ def test_a_child_resource_without_its_parent_is_refused_before_any_request(
 ) -> None:
     configured.requests.clear()
 
-    assert main(["run", "--resources", "workspaces,automations,run_events"]) == EXIT_CONFIG
+    assert main(["run", "--resources", "workspaces,automations,run_events"]) == ExitCode.CONFIG
 
     assert "without their parent resource(s) ['runs']" in capsys.readouterr().err
     assert configured.requests.entries == []
@@ -141,7 +132,7 @@ def test_a_child_resource_without_its_parent_is_refused_before_any_request(
 def test_a_child_without_its_parents_is_told_every_missing_ancestor_at_once(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "--resources", "runs,run_events"]) == EXIT_CONFIG
+    assert main(["run", "--resources", "runs,run_events"]) == ExitCode.CONFIG
 
     assert "without their parent resource(s) ['automations', 'workspaces']" in capsys.readouterr().err
     assert configured.requests.entries == []
@@ -151,10 +142,10 @@ def test_status_after_a_run_that_loaded_nothing_says_so_and_how_to_start(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", "wrong-token")
-    assert main(["run"]) == EXIT_AUTH
+    assert main(["run"]) == ExitCode.AUTH
     capsys.readouterr()
 
-    assert main(["status"]) == EXIT_OK
+    assert main(["status"]) == ExitCode.OK
 
     out = capsys.readouterr().out
     assert "Nothing loaded yet by pipeline 'kognitos_elt'" in out and "kognitos-elt run" in out
@@ -163,14 +154,14 @@ def test_status_after_a_run_that_loaded_nothing_says_so_and_how_to_start(
 def test_a_run_from_another_folder_says_where_the_pinned_duckdb_file_is(
     configured: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     first = capsys.readouterr().out
     assert f"duckdb:///{tmp_path / 'kognitos_elt.duckdb'}" in first and "not in this folder" not in first
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
 
     out = capsys.readouterr().out
     assert f"duckdb:///{tmp_path / 'kognitos_elt.duckdb'}" in out
@@ -181,7 +172,7 @@ def test_a_run_from_another_folder_says_where_the_pinned_duckdb_file_is(
 def test_the_duckdb_shell_the_demo_points_at_opens_the_load(
     configured: RunningSimulator, tmp_path: Path
 ) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     assert Path(duckdb_shell()).is_absolute(), "the project's environment has no duckdb shell (duckdb-cli)"
 
     shell = subprocess.run([duckdb_shell(), "-readonly", "-csv", "-noheader", str(tmp_path / "kognitos_elt.duckdb"),
@@ -193,7 +184,7 @@ def test_the_duckdb_shell_the_demo_points_at_opens_the_load(
 def test_live_progress_ends_each_step_with_runs_out_of_those_expected_events_and_requests(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "--progress", "live"]) == EXIT_OK
+    assert main(["run", "--progress", "live"]) == ExitCode.OK
 
     # Each step's line is redrawn in place ("\r", then the text, then "clear to end of line") and ends with "\n".
     lines = [line.split("\r")[-1].removesuffix("\x1b[K") for line in capsys.readouterr().err.split("\n")]
@@ -208,7 +199,7 @@ def test_live_progress_ends_each_step_with_runs_out_of_those_expected_events_and
 def test_without_a_terminal_the_load_prints_no_progress(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
 
     err = capsys.readouterr().err
     assert "Extract:" not in err and "\r" not in err
@@ -217,7 +208,7 @@ def test_without_a_terminal_the_load_prints_no_progress(
 def test_an_unknown_destination_exits_2_saying_so(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "--destination", "nosuchdest"]) == EXIT_CONFIG
+    assert main(["run", "--destination", "nosuchdest"]) == ExitCode.CONFIG
 
     assert "Destination 'nosuchdest'" in capsys.readouterr().err
 
@@ -227,7 +218,7 @@ def test_an_unknown_workspace_exits_5_naming_it(
 ) -> None:
     monkeypatch.setenv("SOURCES__KOGNITOS__WORKSPACE_IDS", '["no-such-workspace"]')
 
-    assert main(["run"]) == EXIT_API
+    assert main(["run"]) == ExitCode.API
 
     assert "Workspace 'no-such-workspace' (from workspace_ids) was not found" in capsys.readouterr().err
 
@@ -238,7 +229,7 @@ def test_a_service_that_stays_unavailable_exits_6_after_its_attempts(
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "3")
     configured.faults.unavailable_rate = 1.0
 
-    assert main(["run"]) == EXIT_UNAVAILABLE
+    assert main(["run"]) == ExitCode.UNAVAILABLE
 
     assert "HTTP 503" in capsys.readouterr().err and len(configured.requests.entries) == 3
 
@@ -248,7 +239,7 @@ def test_a_file_that_is_not_a_duckdb_database_is_an_unexpected_error_exit_1(
 ) -> None:
     (tmp_path / "kognitos_elt.duckdb").write_text("not a database")
 
-    assert main(["run"]) == EXIT_UNEXPECTED
+    assert main(["run"]) == ExitCode.UNEXPECTED
 
     err = capsys.readouterr().err
     assert "Unexpected error" in err and "not a valid DuckDB database file" in err and "--verbose" in err
@@ -258,7 +249,7 @@ def test_of_two_processes_racing_for_one_pipeline_the_second_exits_3_at_once_and
     configured: RunningSimulator, tmp_path: Path
 ) -> None:
     configured.faults.latency_seconds = 0.02  # the first load lasts a few seconds
-    command = [sys.executable, "-m", "pipelines.kognitos_pipeline", "run"]
+    command = [sys.executable, "-m", "kognitos_elt", "run"]
     first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not configured.requests.entries:  # the first request comes after the lock is taken
@@ -268,10 +259,10 @@ def test_of_two_processes_racing_for_one_pipeline_the_second_exits_3_at_once_and
 
     second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
-    assert second.returncode == EXIT_LOCKED and "Another kognitos-elt load" in second.stderr
+    assert second.returncode == ExitCode.LOCKED and "Another kognitos-elt load" in second.stderr
     assert first.poll() is None, "the first load was still running when the second gave up"
     assert time.monotonic() - started < 10
-    assert first.wait(timeout=120) == EXIT_OK
+    assert first.wait(timeout=120) == ExitCode.OK
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
         (runs,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchone()  # type: ignore[misc]
     assert runs == len(truth_runs(configured.world))
@@ -280,12 +271,12 @@ def test_of_two_processes_racing_for_one_pipeline_the_second_exits_3_at_once_and
 def test_refresh_reloads_everything_even_rows_an_incremental_load_would_never_fetch_again(
     configured: RunningSimulator, tmp_path: Path
 ) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb")) as connection:
         connection.execute("DELETE FROM kognitos.runs WHERE run_id IN (SELECT run_id FROM kognitos.runs LIMIT 5)")
     configured.requests.clear()
 
-    assert main(["run", "--refresh"]) == EXIT_OK
+    assert main(["run", "--refresh"]) == ExitCode.OK
 
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
         runs = connection.execute("SELECT workspace_id, automation_id, run_id FROM kognitos.runs").fetchall()
@@ -296,7 +287,7 @@ def test_refresh_reloads_everything_even_rows_an_incremental_load_would_never_fe
 
 def test_demo_loads_the_simulator_and_answers_from_the_models(capsys: pytest.CaptureFixture[str],
                                                               tmp_path: Path) -> None:
-    assert main(["demo"]) == EXIT_OK
+    assert main(["demo"]) == ExitCode.OK
 
     out = capsys.readouterr().out
     database = tmp_path / "kognitos_demo.duckdb"
@@ -321,20 +312,20 @@ def test_run_builds_the_models_once_and_models_exits_7_when_their_tests_fail(
 ) -> None:
     monkeypatch.delenv("ANALYTICS__BUILD_AFTER_LOAD")  # the default: `run` builds the models
 
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     first = capsys.readouterr().out
-    assert main(["run", "--no-models"]) == EXIT_OK
+    assert main(["run", "--no-models"]) == ExitCode.OK
     skipped = capsys.readouterr().out
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     unchanged = capsys.readouterr().out
-    assert main(["models"]) == EXIT_OK
+    assert main(["models"]) == ExitCode.OK
     tested = capsys.readouterr().out
-    assert main(["status"]) == EXIT_OK
+    assert main(["status"]) == ExitCode.OK
     status = capsys.readouterr().out
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb")) as connection:  # a past day loses a run
         connection.execute("DELETE FROM kognitos.runs WHERE run_id = (SELECT min(run_id) FROM kognitos.runs "
                            "WHERE create_time < TIMESTAMPTZ '2025-11-10 00:00:00+00')")
-    assert main(["models"]) == EXIT_MODELS
+    assert main(["models"]) == ExitCode.MODELS
     failed = capsys.readouterr()
 
     assert re.search(r"Analytics models: built in kognitos_analytics in \d+\.\ds\.", first)

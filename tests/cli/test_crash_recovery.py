@@ -25,9 +25,9 @@ import duckdb
 import psycopg2
 import pytest
 
-from kognitos_simulator import RunningSimulator
-from pipelines.kognitos_pipeline import EXIT_INTERRUPTED, EXIT_OK, main
-from sources.kognitos.schema import (
+from kognitos_elt.cli import main
+from kognitos_elt.kognitos import ExitCode
+from kognitos_elt.kognitos.schema import (
     AUTOMATION_RUN_AGGREGATES,
     AUTOMATIONS,
     DAILY_RUN_AGGREGATES,
@@ -36,6 +36,7 @@ from sources.kognitos.schema import (
     RUNS,
     WORKSPACES,
 )
+from kognitos_simulator import RunningSimulator
 
 from ..integration.truth import truth_events, truth_runs
 
@@ -48,7 +49,7 @@ PARALLEL_LOADS = 3
 
 def start_load(tmp_path: Path) -> subprocess.Popen[bytes]:
     """`kognitos-elt run` in its own process, configured by the env the `configured` fixture set."""
-    return subprocess.Popen([sys.executable, "-m", "pipelines.kognitos_pipeline", "run"], cwd=tmp_path,
+    return subprocess.Popen([sys.executable, "-m", "kognitos_elt", "run"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -75,7 +76,7 @@ class Folder:
     def run(self, *kill_at_arguments: str) -> int:
         """`kognitos-elt run`, through tests/cli/kill_at.py when given its arguments; returns the exit code."""
         command = [str(KILL_AT), *kill_at_arguments] if kill_at_arguments else [
-            "-m", "pipelines.kognitos_pipeline", "run"]
+            "-m", "kognitos_elt", "run"]
         self.path.mkdir(parents=True, exist_ok=True)
         return subprocess.run([sys.executable, *command, *self.arguments], cwd=self.path, env=self.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
@@ -84,7 +85,7 @@ class Folder:
     def record(self) -> list[tuple[str, str]]:
         """Load to the end, recording the load step's events: (event, load id), in order."""
         record = self.path / "events.tsv"
-        assert self.run("--record", str(record)) == EXIT_OK
+        assert self.run("--record", str(record)) == ExitCode.OK
         return [tuple(line.split("\t")) for line in record.read_text().splitlines()]  # type: ignore[misc]
 
     def copy(self, to: Path) -> Folder:
@@ -138,7 +139,7 @@ def killed_then_resumed(folder: Folder, event: str, expected: dict[str, Counter[
     """Kill a load at `event`, run again; what went wrong, or None."""
     if (code := folder.run("--kill-at", event)) != -signal.SIGKILL:
         return f"{event}: the load never reached it (exit code {code})"
-    if (code := folder.run()) != EXIT_OK:
+    if (code := folder.run()) != ExitCode.OK:
         return f"{event}: the next run failed with exit code {code}"
     if duplicates := duplicated_keys(folder):
         return f"{event}: rows loaded twice: {duplicates}"
@@ -168,7 +169,7 @@ def test_an_extract_killed_with_sigkill_is_made_whole_by_the_next_run(
     process.wait()
     simulator.faults.latency_seconds = 0.0
 
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
 
     assert_warehouse_equals_truth(simulator, Folder(tmp_path))
 
@@ -234,10 +235,10 @@ def test_sigterm_stops_with_a_message_and_a_non_zero_exit_and_the_next_run_resum
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
 
-    assert process.returncode == EXIT_INTERRUPTED
+    assert process.returncode == ExitCode.INTERRUPTED
     assert b"Interrupted" in stderr and b"Traceback" not in stderr
     simulator.faults.latency_seconds = 0.0
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
     assert_warehouse_equals_truth(simulator, Folder(tmp_path))
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dlt
 
+from kognitos_elt.cli import main
+from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import RunningSimulator
-from pipelines.kognitos_pipeline import EXIT_OK, main
 
 from ..integration.truth import truth_events, truth_runs
 
 
 def test_the_dataset_of_the_attached_pipeline_holds_every_run_and_event(configured: RunningSimulator) -> None:
-    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == ExitCode.OK
 
     dataset = dlt.attach("kognitos_elt").dataset()
 

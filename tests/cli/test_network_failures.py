@@ -16,9 +16,10 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from pipelines.kognitos_pipeline import EXIT_CONFIG, EXIT_UNAVAILABLE, main
-from sources.kognitos.client import KognitosClient
-from sources.kognitos.errors import ConnectionSetupError, TransportError
+from kognitos_elt.cli import main
+from kognitos_elt.kognitos import ExitCode
+from kognitos_elt.kognitos.client import KognitosClient
+from kognitos_elt.kognitos.errors import ConnectionSetupError, TransportError
 
 ATTEMPTS = 3
 
@@ -90,7 +91,7 @@ def test_a_refused_connection_names_the_host_and_port_in_every_warning_and_the_f
 ) -> None:
     code, err = run(f"http://127.0.0.1:{unused_port}", monkeypatch, capsys)
 
-    assert code == EXIT_UNAVAILABLE
+    assert code == ExitCode.UNAVAILABLE
     said = f"connection refused by 127.0.0.1:{unused_port}"
     assert said in err and f"Gave up after {ATTEMPTS} attempt(s)" in err and "SOURCES__KOGNITOS__BASE_URL" in err
     retries = [line for line in warnings(caplog) if line.startswith("Attempt ")]
@@ -111,9 +112,9 @@ def test_a_host_that_does_not_resolve_says_so_and_points_at_base_url(
 
     assert "could not resolve host kognitos.invalid" in err and "SOURCES__KOGNITOS__BASE_URL" in err
     if temporary:
-        assert code == EXIT_UNAVAILABLE and "temporary DNS failure" in err
+        assert code == ExitCode.UNAVAILABLE and "temporary DNS failure" in err
     else:
-        assert code == EXIT_CONFIG and "retrying will not help" in err
+        assert code == ExitCode.CONFIG and "retrying will not help" in err
         assert not [line for line in warnings(caplog) if line.startswith("Attempt ")], "a missing name was retried"
 
 
@@ -123,7 +124,7 @@ def test_an_untrusted_tls_certificate_is_not_retried_and_says_why(
 ) -> None:
     code, err = run(f"https://127.0.0.1:{self_signed_port}", monkeypatch, capsys)
 
-    assert code == EXIT_CONFIG
+    assert code == ExitCode.CONFIG
     assert f"the TLS certificate of 127.0.0.1:{self_signed_port} is not trusted" in err
     assert "Retrying will not help" in err and "SSL_CERT_FILE" in err
     assert not [line for line in warnings(caplog) if line.startswith("Attempt ")]
@@ -136,7 +137,7 @@ def test_a_server_that_never_answers_times_out_after_the_configured_seconds(
 
     code, err = run(f"http://127.0.0.1:{silent_port}", monkeypatch, capsys)
 
-    assert code == EXIT_UNAVAILABLE
+    assert code == ExitCode.UNAVAILABLE
     assert f"timed out after 0.3 s waiting for 127.0.0.1:{silent_port}" in err and "RUNTIME__REQUEST_TIMEOUT" in err
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from dlt.common import logger as dlt_logger
 
+from kognitos_elt.cli import main
+from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
-from pipelines.kognitos_pipeline import EXIT_OK, EXIT_UNAVAILABLE, main
 
 TOKEN = "kgn_pat_Sup3rSecretTokenValue_9f8e7d"
 
@@ -45,9 +46,9 @@ def test_a_debug_load_leaves_the_token_nowhere(
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)
 
-    assert main(["run", "--verbose"]) == EXIT_OK
+    assert main(["run", "--verbose"]) == ExitCode.OK
     secret_simulator.faults.inject("unavailable", 50)  # a failing load too: errors and tracebacks
-    assert main(["run", "--verbose"]) == EXIT_UNAVAILABLE
+    assert main(["run", "--verbose"]) == ExitCode.UNAVAILABLE
 
     captured = capsys.readouterr()
     assert caplog.records, "debug logging should have produced records"

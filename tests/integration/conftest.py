@@ -9,8 +9,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.session import LoadSummary, run_load
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import LoadSummary, duckdb_destination, run_load
 
 Loader = Callable[..., LoadSummary]
 Query = Callable[[str], list[tuple[Any, ...]]]

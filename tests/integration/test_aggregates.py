@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kognitos_elt.kognitos import ConfigError
 from kognitos_simulator import RunningSimulator
-from sources.kognitos import ConfigError
 
 from .conftest import Loader, Query
 from .truth import short, truth_days

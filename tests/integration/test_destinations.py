@@ -13,15 +13,15 @@ import duckdb
 import psycopg2
 import pytest
 
-from kognitos_simulator import RunningSimulator
-from pipelines.loading import (
+from kognitos_elt.destination import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
     DUCKDB_SETTINGS,
     DuckDBMemoryError,
     duckdb_destination,
-    run_load,
 )
+from kognitos_elt.session import run_load
+from kognitos_simulator import RunningSimulator
 
 from .truth import truth_days, truth_events, truth_runs
 

@@ -9,10 +9,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.kognitos import ConfigError, resources
+from kognitos_elt.kognitos.client import KognitosClient
+from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import duckdb_destination, run_load
-from sources.kognitos import ConfigError, resources
-from sources.kognitos.client import KognitosClient
 
 from .conftest import Loader, Query
 from .truth import live_runs, loaded_events, truth_events

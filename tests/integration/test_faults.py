@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kognitos_elt.kognitos import RetryableError
 from kognitos_simulator import FAULT_KINDS, RunningSimulator
-from sources.kognitos import RetryableError
 
 from .conftest import Loader, Query
 from .truth import loaded_events, loaded_runs, truth_events, truth_runs

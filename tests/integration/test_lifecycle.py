@@ -7,8 +7,8 @@ import threading
 import time
 from datetime import timedelta
 
+from kognitos_elt.kognitos import kognitos_source
 from kognitos_simulator import RunningSimulator
-from sources.kognitos import kognitos_source
 
 from .conftest import Loader
 

@@ -1,4 +1,4 @@
-"""run_load runs dlt's steps itself (pipelines/loading._extract_then_load): state comes back from the destination
+"""run_load runs dlt's steps itself (kognitos_elt.session._extract_then_load): state comes back from the destination
 first, the extract's free memory is handed back before the load step, with the load's own settings in force."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import dlt
 import pytest
 
+from kognitos_elt import session
+from kognitos_elt.memory import LOAD_GC_GENERATION0_THRESHOLD
 from kognitos_simulator import RunningSimulator
-from pipelines import loading
-from pipelines.memory import LOAD_GC_GENERATION0_THRESHOLD
 
 from .conftest import Loader, Query
 from .truth import loaded_runs, truth_runs
@@ -37,7 +37,7 @@ def test_free_memory_is_handed_back_between_extract_and_load_with_the_load_setti
     load: Loader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, Any]] = []
-    release = loading.release_free_memory
+    release = session.release_free_memory
 
     def observed_release() -> None:
         pipeline = dlt.current.pipeline()
@@ -46,7 +46,7 @@ def test_free_memory_is_handed_back_between_extract_and_load_with_the_load_setti
                      "next_item_mode": dlt.config.get("extract.next_item_mode")})
         release()
 
-    monkeypatch.setattr(loading, "release_free_memory", observed_release)
+    monkeypatch.setattr(session, "release_free_memory", observed_release)
     young_before = gc.get_threshold()[0]
 
     summary = load()

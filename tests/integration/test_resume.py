@@ -9,9 +9,9 @@ from pathlib import Path
 import dlt
 import duckdb
 
+from kognitos_elt.destination import DEFAULT_PIPELINE_NAME, duckdb_destination
+from kognitos_elt.kognitos import kognitos_source
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import DEFAULT_PIPELINE_NAME, duckdb_destination
-from sources.kognitos import kognitos_source
 
 from .conftest import Loader, Query
 from .truth import loaded_events, loaded_runs, truth_events, truth_runs

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kognitos_elt.kognitos import AuthError, NotFoundError
 from kognitos_simulator import RunningSimulator
-from sources.kognitos import AuthError, NotFoundError
 
 from .conftest import Loader
 

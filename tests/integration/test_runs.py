@@ -10,10 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.kognitos import ConfigError, NotFoundError
+from kognitos_elt.kognitos.records import short_id
+from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
-from pipelines.loading import duckdb_destination, run_load
-from sources.kognitos import ConfigError, NotFoundError
-from sources.kognitos.records import short_id
 
 from .conftest import Loader, Query
 from .truth import loaded_runs, state_key, truth_runs

@@ -9,12 +9,12 @@ from typing import Any
 import dlt
 import pytest
 
+from kognitos_elt.destination import DEFAULT_PIPELINE_NAME
+from kognitos_elt.kognitos import ConfigError
+from kognitos_elt.kognitos.records import short_id
+from kognitos_elt.kognitos.state import DAILY_SERIES_LOADED_UNTIL, EVENT_NODE_KINDS, OPEN_RUN_EVENT_COUNTS, RUN_TRACKERS
+from kognitos_elt.status import status_lines
 from kognitos_simulator import RunningSimulator
-from pipelines.loading import DEFAULT_PIPELINE_NAME
-from pipelines.status import status_lines
-from sources.kognitos import ConfigError
-from sources.kognitos.records import short_id
-from sources.kognitos.state import DAILY_SERIES_LOADED_UNTIL, EVENT_NODE_KINDS, OPEN_RUN_EVENT_COUNTS, RUN_TRACKERS
 
 from .conftest import Loader, Query
 from .truth import loaded_events, loaded_runs, truth_events, truth_runs

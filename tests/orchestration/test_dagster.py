@@ -23,11 +23,11 @@ from dagster import (
 )
 from dagster_dlt import DagsterDltResource
 
+from kognitos_elt import dagster_definitions as dd
+from kognitos_elt.kognitos import AuthError, ConfigError
+from kognitos_elt.kognitos.errors import ServerError
+from kognitos_elt.kognitos.state import RUN_TRACKERS
 from kognitos_simulator import RunningSimulator, World
-from pipelines import dagster_definitions as dd
-from sources.kognitos import AuthError, ConfigError
-from sources.kognitos.errors import ServerError
-from sources.kognitos.state import RUN_TRACKERS
 
 from ..integration.truth import truth_runs as run_states
 

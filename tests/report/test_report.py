@@ -16,9 +16,10 @@ import psycopg2
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from kognitos_analytics.report import DAY_STATES
+from kognitos_elt.cli import main
+from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
-from pipelines.kognitos_pipeline import EXIT_MODELS, EXIT_OK, main
-from pipelines.report import DAY_STATES
 
 from ..analytics.truth import OPEN, TERMINAL, all_runs, percentile
 from ..integration.truth import instant, state_key
@@ -122,8 +123,8 @@ def test_the_report_of_a_duckdb_load_renders_and_tells_the_truth(
     configured: RunningSimulator, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     output = tmp_path / "report.html"
-    assert main(["run", "--progress", "none"]) == EXIT_OK
-    assert main(["report", "--output", str(output)]) == EXIT_OK
+    assert main(["run", "--progress", "none"]) == ExitCode.OK
+    assert main(["report", "--output", str(output)]) == ExitCode.OK
 
     assert f"Report written: {output}" in capsys.readouterr().out
     assert "<script src=" not in output.read_text()  # nothing to fetch: it opens offline
@@ -135,9 +136,9 @@ def test_the_report_of_a_duckdb_load_renders_and_tells_the_truth(
 def test_a_time_zone_the_models_do_not_count_in_exits_7_and_says_which_they_do(
     configured: RunningSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "--progress", "none"]) == EXIT_OK
+    assert main(["run", "--progress", "none"]) == ExitCode.OK
 
-    assert main(["report", "--time-zone", "Europe/Paris"]) == EXIT_MODELS
+    assert main(["report", "--time-zone", "Europe/Paris"]) == ExitCode.MODELS
 
     error = capsys.readouterr().err
     assert "--time-zone 'Europe/Paris' is not among the zones the models count days in (UTC)" in error
@@ -152,9 +153,10 @@ def test_the_report_of_a_postgres_load_renders_and_tells_the_truth(
     output = tmp_path / "report.html"
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
     try:
-        assert main(["run", "--destination", "postgres", "--dataset-name", dataset, "--progress", "none"]) == EXIT_OK
+        assert main(["run", "--destination", "postgres", "--dataset-name", dataset,
+                     "--progress", "none"]) == ExitCode.OK
         assert main(["report", "--destination", "postgres", "--dataset-name", dataset,
-                     "--output", str(output)]) == EXIT_OK
+                     "--output", str(output)]) == ExitCode.OK
         with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT as_of FROM {dataset}_analytics.service_clock")
             ((as_of,),) = cursor.fetchall()
@@ -175,9 +177,9 @@ def test_an_organization_without_runs_is_told_why_there_are_no_models_and_no_rep
         monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
         monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
         monkeypatch.delenv("ANALYTICS__BUILD_AFTER_LOAD")
-        assert main(["run", "--progress", "none"]) == EXIT_OK
+        assert main(["run", "--progress", "none"]) == ExitCode.OK
 
-    assert main(["report"]) == EXIT_MODELS
+    assert main(["report"]) == ExitCode.MODELS
 
     captured = capsys.readouterr()
     # dlt creates a table with its first row: with no run there is no runs table to build the models on.

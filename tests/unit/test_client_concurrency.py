@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sources.kognitos import KognitosClient
+from kognitos_elt.kognitos import KognitosClient
 
 WORKERS = 3
 

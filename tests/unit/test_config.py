@@ -14,16 +14,11 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
-from pipelines.loading import (
-    EXTRACT_ORDER_SETTING,
-    LOAD_WORKERS_SETTING,
-    load_defaults,
-    unless_configured,
-)
-from pipelines.memory import LOAD_GC_GENERATION0_THRESHOLD, rarer_garbage_collection
-from sources.kognitos import SourceConfig, kognitos_source
-from sources.kognitos.config import resolve_source_config
-from sources.kognitos.errors import ConfigError
+from kognitos_elt.dlt_settings import EXTRACT_ORDER_SETTING, LOAD_WORKERS_SETTING, load_defaults, unless_configured
+from kognitos_elt.kognitos import SourceConfig, kognitos_source
+from kognitos_elt.kognitos.config import resolve_source_config
+from kognitos_elt.kognitos.errors import ConfigError
+from kognitos_elt.memory import LOAD_GC_GENERATION0_THRESHOLD, rarer_garbage_collection
 
 TOKEN = "kgn_pat_secret_value_123"
 

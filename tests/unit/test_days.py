@@ -1,4 +1,4 @@
-"""Local days for daily aggregates: zones, windows, zero-filling (sources.kognitos.days)."""
+"""Local days for daily aggregates: zones, windows, zero-filling (kognitos_elt.kognitos.days)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sources.kognitos.days import (
+from kognitos_elt.kognitos.days import (
     days_between,
     fill_missing_days,
     refresh_window,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.kognitos import SourceConfig
+from kognitos_elt.kognitos import SourceConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = list(SourceConfig.get_resolvable_fields())

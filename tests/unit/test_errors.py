@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sources.kognitos.errors import (
+from kognitos_elt.kognitos.errors import (
     ApiError,
     AuthError,
     InvalidRequestError,

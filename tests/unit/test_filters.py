@@ -1,4 +1,4 @@
-"""AIP-160 filter builders (sources.kognitos.filters)."""
+"""AIP-160 filter builders (kognitos_elt.kognitos.filters)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.kognitos.filters import automation_id_in, created_at_or_after, quote
+from kognitos_elt.kognitos.filters import automation_id_in, created_at_or_after, quote
 
 
 def unquote(literal: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sources.kognitos.open_runs import (
+from kognitos_elt.kognitos.open_runs import (
     PRIOR_SECONDS_PER_REQUEST,
     PRIOR_SECONDS_PER_RUN,
     OpenRun,

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sources.kognitos.pacing import RequestPacer
+from kognitos_elt.kognitos.pacing import RequestPacer
 
 
 class FakeClock:

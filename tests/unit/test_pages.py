@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sources.kognitos import resources, schema
-from sources.kognitos.settings import ROWS_PER_PAGE
+from kognitos_elt.kognitos import resources, schema
+from kognitos_elt.kognitos.settings import ROWS_PER_PAGE
 
 
 def _batch(run_id: str, events: int) -> list[dict[str, object]]:

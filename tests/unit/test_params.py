@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sources.kognitos.params import automations_params, daily_run_aggregates_params, list_params, runs_params
+from kognitos_elt.kognitos.params import automations_params, daily_run_aggregates_params, list_params, runs_params
 
 
 def test_listings_ask_for_page_size_items_and_automations_include_deleted_ones() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sources.kognitos.records import (
+from kognitos_elt.kognitos.records import (
     automation_row,
     event_row,
     execution_output_rows,
@@ -193,7 +193,7 @@ def test_a_malformed_value_is_kept_as_sent_with_a_warning_and_the_others_decoded
     malformed = {"number": {"lo": "12.5"}}
     run = run_with_state({"completed": {"outputs": {"bad": malformed, "good": {"text": "fine"}}}})
 
-    with caplog.at_level("WARNING", logger="sources.kognitos.records"):
+    with caplog.at_level("WARNING", logger="kognitos_elt.kognitos.records"):
         row = run_row(run, "o1", "w9", "a1")
 
     assert row["outputs"] == {"bad": malformed, "good": "fine"}

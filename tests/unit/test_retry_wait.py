@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sources.kognitos.client import retry_wait
+from kognitos_elt.kognitos.client import retry_wait
 
 
 @pytest.mark.parametrize(("attempt", "low"), [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sources.kognitos.open_runs import RunTracker
-from sources.kognitos.state import (
+from kognitos_elt.kognitos.open_runs import RunTracker
+from kognitos_elt.kognitos.state import (
     DAILY_SERIES_LOADED_UNTIL,
     OPEN_RUN_EVENT_COUNTS,
     RUN_TRACKERS,

@@ -1,4 +1,4 @@
-"""RFC 3339 keys, datetimes and filter literals at nanosecond precision (sources.kognitos.timestamps)."""
+"""RFC 3339 keys, datetimes and filter literals at nanosecond precision (kognitos_elt.kognitos.timestamps)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.kognitos.timestamps import (
+from kognitos_elt.kognitos.timestamps import (
     format_filter_timestamp,
     parse_optional_timestamp,
     parse_timestamp,

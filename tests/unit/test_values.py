@@ -1,4 +1,4 @@
-"""commonV1Value / v1Number decoding (sources.kognitos.values)."""
+"""commonV1Value / v1Number decoding (kognitos_elt.kognitos.values)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.kognitos.values import decode_number, decode_value, decode_value_map, value_type_name
+from kognitos_elt.kognitos.values import decode_number, decode_value, decode_value_map, value_type_name
 
 UINT32 = 0xFFFFFFFF
 MAX_MANTISSA = 2**96 - 1

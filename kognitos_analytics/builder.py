@@ -1,4 +1,4 @@
-"""The analytics models (the dbt project in `kognitos_analytics/`), built in the destination a load wrote to.
+"""The analytics models (the dbt project in this folder), built in the destination a load wrote to.
 
 dbt runs in its own process: its imports and memory stay out of the loader's, and one invocation costs ~3 s, so
 `kognitos-elt run` invokes it only when the models would change: the models are views (current by themselves
@@ -27,6 +27,8 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from kognitos_analytics import PROJECT_DIR
+from kognitos_elt.extras import EXTRAS, absent, install_command, require
+from kognitos_elt.kognitos import ExitCode, KognitosError
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,9 @@ SOURCE_TABLES = ("workspaces", "automations", "runs", "run_events", "daily_run_a
                  "automation_run_aggregates")
 """The loaded tables the models read: without one of them the models cannot be built."""
 PASSWORD_VARIABLE = "DBT_ENV_SECRET_KOGNITOS_PASSWORD"
-SUPPORTED_DESTINATIONS = ("duckdb", "postgres")
-"""Destinations whose dbt adapter this project installs; others can use the project as a dbt package."""
+DBT_ADAPTERS = {"duckdb": "dbt-duckdb", "postgres": "dbt-postgres"}
+"""The destinations whose dbt adapter the `analytics` extra installs; others can use the project as a dbt package."""
+SUPPORTED_DESTINATIONS = tuple(DBT_ADAPTERS)
 BUILD_AFTER_LOAD_KEY = "analytics.build_after_load"
 """`[analytics] build_after_load = false` (env ANALYTICS__BUILD_AFTER_LOAD) stops `kognitos-elt run` building them."""
 DBT_DUCKDB_SETTINGS = {"memory_limit": "512MB", "preserve_insertion_order": False}
@@ -51,8 +54,10 @@ DBT_OUTPUT_TAIL = 25
 """dbt's last lines kept for an error message: its summary of what failed."""
 
 
-class ModelsError(RuntimeError):
+class ModelsError(KognitosError):
     """dbt could not build or test the models; the load before it is committed."""
+
+    exit_code = ExitCode.MODELS
 
 
 @dataclass
@@ -82,9 +87,13 @@ def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool, events_
     if destination not in SUPPORTED_DESTINATIONS:
         return ModelsOutcome(False, f"not built on {destination or 'no destination'} (built on "
                                     f"{' and '.join(SUPPORTED_DESTINATIONS)}; elsewhere add the dbt package, README)")
+    if not_installed := absent(*EXTRAS["analytics"], DBT_ADAPTERS[destination]):
+        return ModelsOutcome(False, f"not built: they need {', '.join(not_installed)}: "
+                                    f"{install_command('analytics')}")
     present, built_from = _destination_facts(pipeline)
-    if missing := [table for table in SOURCE_TABLES if table not in present]:
-        return ModelsOutcome(False, f"not built yet: they need the table(s) {', '.join(missing)}, not loaded so far")
+    if not_loaded := [table for table in SOURCE_TABLES if table not in present]:
+        return ModelsOutcome(False, f"not built yet: they need the table(s) {', '.join(not_loaded)}, not loaded so "
+                                    "far")
     variables = model_variables(pipeline, all_automations=all_automations)
     if built_from != variables["kognitos_build_fingerprint"]:
         return run_dbt(pipeline, "run", variables, "--full-refresh")
@@ -208,12 +217,14 @@ def _destination_facts(pipeline: dlt.Pipeline) -> tuple[set[str], str | None]:
 
 def build_and_test(pipeline: dlt.Pipeline) -> ModelsOutcome:
     """`kognitos-elt models`: build the models and run their dbt tests, or say what is missing first."""
+    destination = pipeline.destination.destination_name if pipeline.destination else ""
+    require("Building the analytics models", "analytics", also=(DBT_ADAPTERS.get(destination, "dbt-core"),))
     if not pipeline.default_schema_name:
         raise ModelsError(f"Nothing loaded yet by pipeline {pipeline.pipeline_name!r}: run `kognitos-elt run` "
                           "first (the same --pipeline-name, --destination and --dataset-name).")
     present, _ = _destination_facts(pipeline)
-    if missing := [table for table in SOURCE_TABLES if table not in present]:
-        raise ModelsError(f"The models read the table(s) {', '.join(missing)}, which are not in dataset "
+    if not_loaded := [table for table in SOURCE_TABLES if table not in present]:
+        raise ModelsError(f"The models read the table(s) {', '.join(not_loaded)}, which are not in dataset "
                           f"{pipeline.dataset_name!r}: load them with `kognitos-elt run` (all resources) first.")
     return run_dbt(pipeline, "build", model_variables(pipeline, all_automations=loads_every_automation()))
 

@@ -12,94 +12,26 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.exceptions import UnknownDestinationModule
 
-from sources.kognitos import (
-    ApiError,
-    AuthError,
-    ConfigError,
-    ConnectionSetupError,
-    InvalidRequestError,
-    NotFoundError,
-    RetryableError,
-)
-from sources.kognitos.errors import config_key
+from kognitos_analytics import DEFAULT_REPORT_DAYS, DEFAULT_REPORT_FILE
 
-from .loading import (
-    DEFAULT_DATASET_NAME,
-    DEFAULT_PIPELINE_NAME,
-    DuckDBMemoryError,
-    DuckDBPathError,
-    LoadSummary,
-    PipelineLockedError,
-    ResourceSelectionError,
-    build_models,
-    duckdb_destination,
-    find_in_chain,
-    kognitos_pipeline,
-    run_load,
-)
-from .models import ModelsError, analytics_schema
+from . import __version__
+from .demo import run_demo
+from .destination import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, duckdb_destination, make_pipeline
+from .extras import require
+from .kognitos import ExitCode, KognitosError
+from .kognitos.errors import config_key, find_in_chain
 from .progress import LIVE_PROGRESS
-from .report import DEFAULT_DAYS, DEFAULT_REPORT_FILE, read_report, write_report
+from .session import build_models, run_load
 from .status import status_lines
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_CONFIG = 2
-EXIT_LOCKED = 3
-EXIT_AUTH = 4
-EXIT_API = 5
-EXIT_UNAVAILABLE = 6
-EXIT_MODELS = 7
-EXIT_INTERRUPTED = 130
-
-# Most specific first: the first class an error is an instance of decides the exit code.
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (ConfigError, EXIT_CONFIG),
-    (ConnectionSetupError, EXIT_CONFIG),
-    (ConfigFieldMissingException, EXIT_CONFIG),
-    (UnknownDestinationModule, EXIT_CONFIG),
-    (DuckDBPathError, EXIT_CONFIG),
-    (DuckDBMemoryError, EXIT_CONFIG),
-    (ResourceSelectionError, EXIT_CONFIG),
-    (PipelineLockedError, EXIT_LOCKED),
-    (AuthError, EXIT_AUTH),
-    (NotFoundError, EXIT_API),
-    (InvalidRequestError, EXIT_API),
-    (RetryableError, EXIT_UNAVAILABLE),
-    (ApiError, EXIT_API),
-    (ModelsError, EXIT_MODELS),
-    (KeyboardInterrupt, EXIT_INTERRUPTED),
-)
-
-DEMO_QUERIES = (
-    (
-        "How each automation is doing (last 30 days before the last load)",
-        "SELECT automation_display_name AS automation, runs_last_30_days AS runs, "
-        "round(100 * success_rate_last_30_days, 1) AS success_pct, round(median_duration_seconds, 1) AS median_s, "
-        "open_runs, awaiting_guidance_now AS awaiting FROM {analytics}.automation_health "
-        "ORDER BY runs_last_30_days DESC LIMIT 5",
-    ),
-    (
-        "Why runs fail",
-        "SELECT workspace_title AS workspace, automation_display_name AS automation, error_description, failures, "
-        "last_seen "
-        "FROM {analytics}.failure_reasons ORDER BY failures DESC LIMIT 5",
-    ),
-    (
-        "Runs waiting for a human",
-        "SELECT automation_display_name AS automation, round(in_state_seconds / 3600, 1) AS waiting_hours, "
-        "exception_description FROM {analytics}.open_runs WHERE waits_for_human ORDER BY in_state_seconds DESC LIMIT 5",
-    ),
-    (
-        "Slowest steps",
-        "SELECT coalesce(book_name || '.' || function_name, node_kind) AS step, count(*) AS executions, "
-        "round(median(duration_ms)) AS median_ms FROM {analytics}.node_timings GROUP BY ALL "
-        "ORDER BY median_ms DESC LIMIT 5",
-    ),
+# Errors of libraries beneath us that a user fixes by configuration; ours carry their exit code (KognitosError).
+FOREIGN_EXIT_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
+    (ConfigFieldMissingException, ExitCode.CONFIG),
+    (UnknownDestinationModule, ExitCode.CONFIG),
+    (KeyboardInterrupt, ExitCode.INTERRUPTED),
 )
 
 
@@ -108,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "simulator":
+        try:
+            require("The simulator", "simulator")
+        except KognitosError as error:
+            return _report_failure(error, verbose=False)
         from kognitos_simulator.cli import main as simulator_main
 
         return simulator_main(rest)
@@ -118,32 +54,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ours = logging.DEBUG if args.verbose else logging.WARNING if sys.stderr.isatty() else logging.INFO
-    for name in ("sources", "pipelines"):
+    for name in ("kognitos_elt", "kognitos_analytics"):
         logging.getLogger(name).setLevel(ours)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "demo":
-            return _demo(args)
-        if args.command == "status":
+            run_demo(dataset_name=args.dataset_name, pipelines_dir=args.pipelines_dir, progress=_progress(args))
+        elif args.command == "status":
             print("\n".join(status_lines(args.pipeline_name, args.pipelines_dir)))
-            return EXIT_OK
-        if args.command == "report":
-            path = _report(args.pipeline_name, args.pipelines_dir, _destination(args), args.dataset_name,
-                           Path(args.output), zone=args.time_zone, days=args.days)
-            print(f"Report written: {path}")
-            return EXIT_OK
-        if args.command == "models":
+        elif args.command == "report":
+            print(f"Report written: {_report(args)}")
+        elif args.command == "models":
+            require("kognitos-elt models", "analytics")
             outcome = build_models(destination=_destination(args), dataset_name=args.dataset_name,
                                    pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
             print("\n".join([outcome.line(), *outcome.dbt_summary]))
-            return EXIT_OK
-        return _run(args)
+        else:
+            _run(args)
+        return ExitCode.OK
     except BaseException as error:  # noqa: BLE001 - every failure becomes one paragraph and an exit code
         return _report_failure(error, args.verbose)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kognitos-elt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="load Kognitos into DuckDB (or any dlt destination), incrementally")
     demo = commands.add_parser("demo", help="start the bundled API simulator and load it into kognitos_demo.duckdb")
@@ -166,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                                   "none under cron; the others are dlt's")
     report.add_argument("--output", default=DEFAULT_REPORT_FILE, help=f"the HTML file (default {DEFAULT_REPORT_FILE})")
     report.add_argument("--time-zone", help="the zone of the report's days (default UTC, or the models' first zone)")
-    report.add_argument("--days", type=int, default=DEFAULT_DAYS,
-                        help=f"days covered, ending at the last load (default {DEFAULT_DAYS})")
+    report.add_argument("--days", type=int, default=DEFAULT_REPORT_DAYS,
+                        help=f"days covered, ending at the last load (default {DEFAULT_REPORT_DAYS})")
     run.add_argument("--resources", help="comma-separated resources to load (default: all)")
     run.add_argument("--refresh", action="store_true", help="drop loaded tables and state, load from scratch")
     run.add_argument("--no-models", dest="models", action="store_false", default=None,
@@ -188,7 +123,7 @@ def _destination(args: argparse.Namespace) -> Any:
     return duckdb_destination(args.dataset_name) if args.destination == "duckdb" else args.destination
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> None:
     summary = run_load(
         destination=_destination(args), dataset_name=args.dataset_name, pipeline_name=args.pipeline_name,
         pipelines_dir=args.pipelines_dir, resources=_split(args.resources), refresh=args.refresh,
@@ -197,52 +132,16 @@ def _run(args: argparse.Namespace) -> int:
     print("\n".join(summary.lines()))
     if summary.models_failure:
         raise summary.models_failure
-    return EXIT_OK
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from kognitos_simulator import SCALES, SimulatorSettings, running_simulator
-
-    database = Path("kognitos_demo.duckdb").resolve()
-    print("Starting the Kognitos API simulator (no account needed)...")
-    with running_simulator(SimulatorSettings(scale=SCALES["demo"])) as simulator:
-        summary = run_load(
-            destination=duckdb_destination(args.dataset_name, str(database)), dataset_name=args.dataset_name,
-            pipeline_name="kognitos_demo", pipelines_dir=args.pipelines_dir, refresh=True,
-            progress=_progress(args), models=True,
-            source_options={"access_token": simulator.token, "base_url": simulator.base_url,
-                            "organization_id": simulator.world.organization_id},
-        )
-    print("\n".join(summary.lines()))
-    _print_examples(summary, database, args.dataset_name)
-    report = _report("kognitos_demo", args.pipelines_dir, duckdb_destination(args.dataset_name, str(database)),
-                     args.dataset_name, Path(DEFAULT_REPORT_FILE))
-    print(f"\nThe report, one page that opens offline: {report}")
-    return EXIT_OK
-
-
-def _report(pipeline_name: str, pipelines_dir: str | None, destination: Any, dataset_name: str, output: Path,
-            zone: str | None = None, days: int = DEFAULT_DAYS) -> Path:
+def _report(args: argparse.Namespace) -> Path:
     """Read the models where `run` loads and write the HTML report."""
-    pipeline = kognitos_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
-                                 pipelines_dir=pipelines_dir)
-    return write_report(read_report(pipeline, zone=zone, days=days), output)
+    require("kognitos-elt report", "report")
+    from kognitos_analytics.report import read_report, write_report
 
-
-def _print_examples(summary: LoadSummary, database: Path, dataset_name: str) -> None:
-    print(f"\nTry it: {duckdb_shell()} -readonly {database}")
-    with duckdb.connect(str(database), read_only=True) as connection:
-        for title, sql in DEMO_QUERIES:
-            sql = sql.format(analytics=analytics_schema(dataset_name))
-            print(f"\n-- {title}\n{sql};")
-            for row in connection.sql(sql).fetchall():
-                print("   " + " | ".join(str(value) for value in row))
-
-
-def duckdb_shell() -> str:
-    """DuckDB's shell as installed with this project (the duckdb-cli package), beside this interpreter."""
-    beside = Path(sys.executable).with_name("duckdb")
-    return str(beside) if beside.exists() else "duckdb"
+    pipeline = make_pipeline(destination=_destination(args), dataset_name=args.dataset_name,
+                             pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
+    return write_report(read_report(pipeline, zone=args.time_zone, days=args.days), Path(args.output))
 
 
 def _split(value: str | None) -> list[str]:
@@ -255,8 +154,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _report_failure(error: BaseException, verbose: bool) -> int:
-    cause = find_in_chain(error, tuple(kind for kind, _ in EXIT_CODES)) or error
-    code = next((code for kind, code in EXIT_CODES if isinstance(cause, kind)), EXIT_UNEXPECTED)
+    """One paragraph on stderr and the exit code: our errors carry theirs; a few of dlt's are configuration."""
+    cause = find_in_chain(error, (KognitosError, *(kind for kind, _ in FOREIGN_EXIT_CODES))) or error
+    if isinstance(cause, KognitosError):
+        code = cause.exit_code
+    else:
+        code = next((code for kind, code in FOREIGN_EXIT_CODES if isinstance(cause, kind)), ExitCode.UNEXPECTED)
     if isinstance(cause, ConfigFieldMissingException):
         missing = ", ".join(f"{config_key(name)}" for name in cause.traces)
         message = (f"Missing configuration: {missing}. Set it in .dlt/config.toml (the token in .dlt/secrets.toml) "
@@ -264,7 +167,7 @@ def _report_failure(error: BaseException, verbose: bool) -> int:
     elif isinstance(cause, KeyboardInterrupt):
         message = ("Interrupted. Nothing partial was committed: the next `kognitos-elt run` finishes what "
                    "was extracted and resumes from the last committed state.")
-    elif code == EXIT_UNEXPECTED:
+    elif code == ExitCode.UNEXPECTED and not isinstance(cause, KognitosError):
         message = (f"Unexpected error: {type(cause).__name__}: {cause}. Run again with --verbose for the "
                    "traceback; state was not advanced past data that was not loaded.")
     else:
@@ -272,7 +175,7 @@ def _report_failure(error: BaseException, verbose: bool) -> int:
     if verbose:
         traceback.print_exception(error)
     print(f"kognitos-elt: {message}", file=sys.stderr)
-    return code
+    return int(code)
 
 
 if __name__ == "__main__":

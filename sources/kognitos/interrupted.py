@@ -24,6 +24,8 @@ from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName
 from dlt.destinations.job_client_impl import SqlJobClientBase, SqlJobClientWithStagingDataset
 
+from .errors import KognitosError
+
 logger = logging.getLogger(__name__)
 
 FOLLOWUP_FORMATS = frozenset({"sql", "reference"})
@@ -31,7 +33,7 @@ FOLLOWUP_FORMATS = frozenset({"sql", "reference"})
 give the same table when run twice on the same staged rows) and staging-destination references."""
 
 
-class UnrepeatableJobError(RuntimeError):
+class UnrepeatableJobError(KognitosError):
     """A job that may have committed cannot be undone, so running it again could load its rows twice."""
 
 

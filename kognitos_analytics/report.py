@@ -1,6 +1,6 @@
 """`kognitos-elt report`: the analytics models as one self-contained HTML file that opens offline.
 
-The numbers come from the models (pipelines/models.py) through dlt's SQL client, so any destination the models
+The numbers come from the models (builder.py) through dlt's SQL client, so any destination the models
 build on works; the page inlines plotly.js once (no CDN, no server) and shows every chart's numbers in a table.
 Windows end at the service's time of the last load (`service_clock`), not at this machine's clock.
 """
@@ -21,10 +21,9 @@ import plotly.graph_objects as go
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from plotly.offline import get_plotlyjs
 
-from .models import ModelsError, analytics_schema
+from . import DEFAULT_REPORT_DAYS
+from .builder import ModelsError, analytics_schema
 
-DEFAULT_REPORT_FILE = "kognitos_report.html"
-DEFAULT_DAYS = 30
 DAY_STATES = ("completed", "failed", "stopped", "awaiting_guidance", "open")
 """The columns of daily_runs that split a day's runs by state, in the order the chart stacks them."""
 STATE_COLORS = {"completed": "#2e7d32", "failed": "#c62828", "stopped": "#757575", "awaiting_guidance": "#f9a825",
@@ -80,7 +79,7 @@ class Report:
     sections: list[Section]
 
 
-def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = DEFAULT_DAYS) -> Report:
+def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = DEFAULT_REPORT_DAYS) -> Report:
     """Query the models in the pipeline's destination for the report's window."""
     if days < 1:
         raise ReportError(f"--days {days} is less than 1: use the number of days the report covers, e.g. 30.")

@@ -1,0 +1,7 @@
+"""`python -m kognitos_elt` is `kognitos-elt`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

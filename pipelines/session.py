@@ -1,0 +1,177 @@
+"""One load of the Kognitos source, as cron and analysts need it: locked, resumable, summarised, then the models."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from kognitos_analytics.builder import (
+    ModelsError,
+    ModelsOutcome,
+    build_after_load,
+    build_and_test,
+    drop_models,
+    loads_every_automation,
+    refresh_after_load,
+)
+
+from .destination import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_PIPELINE_NAME,
+    DuckDBMemoryError,
+    make_pipeline,
+    where_duckdb_is,
+)
+from .dlt_settings import load_defaults, unless_configured
+from .kognitos import KognitosError, LoadStats, finish_interrupted_loads, kognitos_source
+from .kognitos.errors import find_in_chain
+from .locking import pipeline_lock
+from .memory import rarer_garbage_collection, release_free_memory
+from .progress import LIVE_PROGRESS, LoadProgress
+from .selection import check_selection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadSummary:
+    """What a load did, for the one-screen summary."""
+
+    rows: dict[str, int]
+    stats: dict[str, int]
+    seconds: float
+    resumed_packages: int
+    destination: str
+    dataset_name: str
+    load_info: LoadInfo | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+    models: ModelsOutcome | None = None
+    models_failure: ModelsError | None = None
+    """The models could not be built after a load that is committed: the caller reports it after the summary."""
+
+    def lines(self) -> list[str]:
+        out = [f"Loaded into {self.destination}, dataset {self.dataset_name!r} in {self.seconds:.1f}s.", *self.notes]
+        if self.resumed_packages:
+            out.append(f"First finished {self.resumed_packages} package(s) left by an interrupted load.")
+        if self.rows:
+            out.append("Rows written: " + ", ".join(f"{t} {n}" for t, n in sorted(self.rows.items())))
+        else:
+            out.append("Rows written: none (nothing new).")
+        out.append(
+            f"Runs new: {self.stats.get('runs_new', 0)}, runs updated: {self.stats.get('runs_updated', 0)}, "
+            f"API requests: {self.stats.get('requests', 0)}."
+        )
+        if self.models:
+            out.append(self.models.line())
+        return out
+
+
+@contextmanager
+def _actionable_step_errors() -> Iterator[None]:
+    """Raise the error that says what to fix, keeping dlt's wrapper as its cause."""
+    try:
+        yield
+    except PipelineStepFailed as failed:
+        if (cause := find_in_chain(failed, (KognitosError,))) is not None:
+            raise cause from failed
+        # dlt keeps a failed load job's error as text only; this is DuckDB's wording.
+        if "Out of Memory Error" in str(failed):
+            raise DuckDBMemoryError() from failed
+        raise
+
+
+def run_load(
+    *,
+    destination: Any,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+    resources: Sequence[str] = (),
+    refresh: bool = False,
+    progress: str | None = None,
+    source_options: dict[str, Any] | None = None,
+    loader_file_format: str | None = None,
+    models: bool | None = None,
+) -> LoadSummary:
+    """Finish what an interrupted load left, load what is new, then bring the analytics models up to date,
+    holding the pipeline's lock throughout. `models` None means the `[analytics] build_after_load` setting (on
+    by default; off for a data engineer who builds the dbt package in their own project).
+
+    `progress` is "live" (progress.py, for a terminal) or the name of one of dlt's displays.
+    """
+    started = time.monotonic()
+    stats = LoadStats()
+    live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
+    pipeline = make_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
+                             pipelines_dir=pipelines_dir, progress=live or progress)
+    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(),
+          unless_configured(load_defaults(pipeline)), rarer_garbage_collection(), ExitStack() as cleanup):
+        # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
+        resumed = finish_interrupted_loads(pipeline)
+        source = kognitos_source(stats=stats, cleanup=cleanup, **(source_options or {}))
+        if resources:
+            check_selection(source, resources)
+            source = source.with_resources(*resources)
+        if live and "run_events" not in source.selected_resources:
+            live.runs_counter = "runs_listed"
+        if refresh:
+            drop_models(pipeline)
+        info = _extract_then_load(pipeline, source, refresh, loader_file_format)
+        rows = _rows_written(pipeline)
+        outcome, failure = None, None
+        if models if models is not None else build_after_load():
+            try:
+                outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options),
+                                             events_loaded=bool(rows.get("run_events")))
+            except ModelsError as error:
+                failure = error
+    for table in sorted(source.selected_resources):
+        logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), dataset_name, table)
+    destination = str(info.destination_displayable_credentials or info.destination_name)
+    return LoadSummary(
+        rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
+        destination=destination, dataset_name=dataset_name, load_info=info, notes=where_duckdb_is(destination),
+        models=outcome, models_failure=failure,
+    )
+
+
+def _extract_then_load(
+    pipeline: dlt.Pipeline, source: DltSource, refresh: bool, loader_file_format: str | None
+) -> LoadInfo:
+    """dlt's `run()` in its steps, to hand the memory the extract freed back before DuckDB takes its own (the load
+    step is the process's peak: docs/design.md, "DuckDB's memory while loading")."""
+    pipeline.run()  # nothing pending (finished before): syncs state with the destination as run() does first
+    pipeline.extract(source, refresh="drop_sources" if refresh else None,  # type: ignore[arg-type]
+                     loader_file_format=loader_file_format)  # type: ignore[arg-type]
+    release_free_memory()
+    info = pipeline.run()  # normalizes and loads the package just extracted
+    if info is None:
+        raise RuntimeError("dlt extracted no load package, so nothing was loaded (dlt's behaviour changed?)")
+    return info
+
+
+def _rows_written(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the load that just ran (dlt's normalize step counted them); dlt's own tables left out."""
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    return {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
+
+
+def build_models(
+    *, destination: Any, dataset_name: str = DEFAULT_DATASET_NAME, pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+) -> ModelsOutcome:
+    """`kognitos-elt models`: build and test the models where `run` loads, holding the pipeline's lock."""
+    pipeline = make_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
+                             pipelines_dir=pipelines_dir)
+    with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
+        return build_and_test(pipeline)

@@ -182,9 +182,13 @@ class SimulatorApp:
             return Reply.error(ApiError(Code.NOT_FOUND, "Not Found"))
         try:
             self._authenticate(authorization)
-            if "organization_id" in params and params["organization_id"] != self.world.organization_id:
-                organization = params["organization_id"]
-                raise not_found("organization", organization, f"organizations/{organization}")
+            if (organization := params.get("organization_id")) is not None:
+                if not self.world.has_organization(organization):
+                    raise not_found("organization", organization, f"organizations/{organization}")
+                if organization != self.world.organization_id and "workspace_id" in params:
+                    # An extra organization (SimulatorSettings.extra_organizations) has no workspaces.
+                    workspace = params["workspace_id"]
+                    raise not_found("workspace", workspace, f"organizations/{organization}/workspaces/{workspace}")
             return route.handler(self, Request(method, path, params, query, body))
         except ApiError as error:
             return Reply.error(error, [(b"www-authenticate", b"Bearer")] if error.code == Code.UNAUTHENTICATED else [])
@@ -216,21 +220,23 @@ class SimulatorApp:
     def list_organizations(self, request: Request) -> Reply:
         filter_text = request.query.text("filter")
         matches = title_filter(filter_text)
-        organizations = [org for org in [self.world.organization()] if matches is None or matches(org["title"])]
+        organizations = [org for org in self.world.organizations() if matches is None or matches(org["title"])]
         return self._page(request, "user_organizations", organizations, f"orgs|{filter_text}", 50)
 
     def get_organization(self, request: Request) -> Reply:
-        return Reply.json(self.world.organization())
+        return Reply.json(self.world.organization(request.params["organization_id"]))
 
     def _workspaces(self, request: Request, items_key: str, ordered: bool) -> Reply:
         query = request.query
         filter_text = query.text("filter")
         matches = title_filter(filter_text)
-        workspaces = [ws for ws in self.world.workspaces() if matches is None or matches(ws["title"])]
+        organization = request.params["organization_id"]
+        own = self.world.workspaces() if organization == self.world.organization_id else []  # extras have none
+        workspaces = [ws for ws in own if matches is None or matches(ws["title"])]
         order_by = query.text("order_by") if ordered else ""
         for name, descending in reversed(_order_by(order_by)):
             workspaces.sort(key=operator.itemgetter(name), reverse=descending)
-        binding = f"{items_key}|{self.world.organization_id}|{filter_text}|{order_by}"
+        binding = f"{items_key}|{organization}|{filter_text}|{order_by}"
         return self._page(request, items_key, workspaces, binding, 50)
 
     def list_workspaces(self, request: Request) -> Reply:

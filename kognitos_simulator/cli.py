@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"simulated start instant, ISO 8601 with offset (default {DEFAULT_START.isoformat()})")
     parser.add_argument("--follow-wall-clock", action="store_true",
                         help="let simulated time pass with real time (new runs keep arriving)")
+    parser.add_argument("--extra-organizations", type=int, default=0,
+                        help="more organizations the token can see, without workspaces")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (read-only use)")
     faults = parser.add_argument_group("faults (all off by default)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
@@ -65,7 +67,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
     )
     return SimulatorSettings(seed=args.seed, scale=dataclasses.replace(SCALES[args.scale], **overrides),
                              token=args.token, start=args.start, follow_wall_clock=args.follow_wall_clock,
-                             faults=faults)
+                             faults=faults, extra_organizations=args.extra_organizations)
 
 
 def _settings_to_json(settings: SimulatorSettings) -> str:
@@ -73,14 +75,14 @@ def _settings_to_json(settings: SimulatorSettings) -> str:
               for spec in dataclasses.fields(Faults) if spec.init and spec.name != "every_nth"}
     return json.dumps({"seed": settings.seed, "scale": dataclasses.asdict(settings.scale), "token": settings.token,
                        "start": settings.start_instant.isoformat(), "follow_wall_clock": settings.follow_wall_clock,
-                       "faults": faults})
+                       "faults": faults, "extra_organizations": settings.extra_organizations})
 
 
 def _settings_from_json(text: str) -> SimulatorSettings:
     data: dict[str, Any] = json.loads(text)
     return SimulatorSettings(seed=data["seed"], scale=Scale(**data["scale"]), token=data["token"],
                              start=datetime.fromisoformat(data["start"]), follow_wall_clock=data["follow_wall_clock"],
-                             faults=Faults(**data["faults"]))
+                             faults=Faults(**data["faults"]), extra_organizations=data["extra_organizations"])
 
 
 def app_from_environment() -> SimulatorApp:
@@ -97,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kognitos-simulator: {error}", file=sys.stderr)
         return 2
     world = World(settings)
-    scale = settings.scale
+    scale, extras = settings.scale, settings.extra_organizations
     print(f"Kognitos API simulator: http://{args.host}:{args.port}/api/v1\n"
-          f"  organization id: {world.organization_id}\n"
+          f"  organization id: {world.organization_id}"
+          f"{f'  (the token sees {extras} more, without workspaces)' if extras else ''}\n"
           f"  token:           {settings.token}  (send 'Authorization: Bearer {settings.token}')\n"
           f"  world:           seed {settings.seed}, {scale.workspaces} workspaces x "
           f"{scale.automations_per_workspace} automations x {scale.runs_per_automation} runs "

@@ -157,6 +157,7 @@ class Organization:
 
 
 _ORGANIZATION_TITLES = ("Acme Corp", "Globex Holdings", "Initech Group", "Umbrella Industries")
+_EXTRA_ORGANIZATION_TITLES = ("Northwind Traders", "Contoso Sandbox", "Fabrikam Labs", "Tailspin Toys")
 
 
 def _past(rng: random.Random, before_ns: int, min_days: float, max_days: float) -> int:
@@ -193,6 +194,26 @@ def build_organization(settings: SimulatorSettings) -> Organization:
     return Organization(org_id, f"organizations/{org_id}", rng.choice(_ORGANIZATION_TITLES),
                         _past(rng, start_ns - history_ns, 400, 900), _past(rng, start_ns, 1, 60), users[0], users,
                         tuple(workspaces))
+
+
+def build_extra_organizations(settings: SimulatorSettings) -> tuple[Organization, ...]:
+    """`settings.extra_organizations` more organizations the token can see, each with its own id, title and owner,
+    and no workspaces (a pure function of the settings, like the world's own)."""
+    start_ns = timestamps.from_datetime(settings.start_instant)
+    extras = []
+    for ordinal in range(settings.extra_organizations):
+        rng = rng_for(settings.seed, "extra-organization", ordinal)
+        org_id = lower_id(rng)
+        base_title = _EXTRA_ORGANIZATION_TITLES[ordinal % len(_EXTRA_ORGANIZATION_TITLES)]
+        suffix = ordinal // len(_EXTRA_ORGANIZATION_TITLES)
+        title = f"{base_title} {suffix + 1}" if suffix else base_title
+        person = rng.choice(catalog.PEOPLE)
+        domain = base_title.split()[0].lower() + ".example"
+        owner = User(nanoid(rng), person.display_name, f"{person.email_handle}@{domain}")
+        create_ns = _past(rng, start_ns, 100, 900)
+        extras.append(Organization(org_id, f"organizations/{org_id}", title, create_ns,
+                                   max(create_ns, _past(rng, start_ns, 1, 60)), owner, (owner,), ()))
+    return tuple(extras)
 
 
 def _themes_for(workspace_ordinal: int) -> list[Theme]:

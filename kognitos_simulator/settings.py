@@ -19,6 +19,7 @@ DEFAULT_START = datetime(2025, 11, 14, 15, 30, tzinfo=UTC)
 # Ids pack the automation ordinal in 12 bits (see ids.py), which bounds the sizes below.
 MAX_WORKSPACES = 1000
 MAX_AUTOMATIONS_PER_WORKSPACE = 4000
+MAX_EXTRA_ORGANIZATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,19 @@ class SimulatorSettings:
     deleted_automation_runs_found: bool = True
     """Whether a deleted automation's runs can still be listed and read. The reference does not say; False
     simulates the other reading: List Runs and Get Run answer NOT_FOUND for them."""
+    extra_organizations: int = 0
+    """More organizations the token can see besides the world's own, each with its own id and title and no
+    workspaces: CurrentUserOrganizations lists them after it, GetOrganization answers them, their workspace lists
+    are empty and anything under one of their workspaces is NOT_FOUND."""
 
     def __post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:
             raise ValueError("SimulatorSettings.start must be timezone-aware")
         if not self.token:
             raise ValueError("SimulatorSettings.token must not be empty")
+        if not 0 <= self.extra_organizations <= MAX_EXTRA_ORGANIZATIONS:
+            raise ValueError(f"SimulatorSettings.extra_organizations must be between 0 and {MAX_EXTRA_ORGANIZATIONS}, "
+                             f"got {self.extra_organizations}")
 
     @property
     def start_instant(self) -> datetime:

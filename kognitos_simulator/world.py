@@ -26,7 +26,13 @@ import orjson
 
 from kognitos_simulator import timestamps
 from kognitos_simulator.arrivals import KEY_LIMIT, RunIndex
-from kognitos_simulator.entities import Automation, Organization, Workspace, build_organization
+from kognitos_simulator.entities import (
+    Automation,
+    Organization,
+    Workspace,
+    build_extra_organizations,
+    build_organization,
+)
 from kognitos_simulator.errors import failed_precondition, invalid_argument, not_found
 from kognitos_simulator.filters import IntervalSet
 from kognitos_simulator.ids import NanoIdCodec, UuidCodec
@@ -91,6 +97,7 @@ class World:
         self._wall_start = time.monotonic_ns()
         self._organization: Organization = build_organization(settings)
         self.organization_id = self._organization.id
+        self._extra_organizations = {org.id: org for org in build_extra_organizations(settings)}
         self._workspaces = {workspace.id: workspace for workspace in self._organization.workspaces}
         self._indexes = {
             automation.id: RunIndex(settings.seed, automation, settings.scale, self._start_ns)
@@ -182,8 +189,22 @@ class World:
 
     # Ground truth: what the service holds right now, as the API renders it.
 
-    def organization(self) -> Json:
-        return self._organization.to_json()
+    def organization(self, organization_id: str | None = None) -> Json:
+        """The world's organization, or the extra one with that id (`SimulatorSettings.extra_organizations`)."""
+        if organization_id is None or organization_id == self.organization_id:
+            return self._organization.to_json()
+        extra = self._extra_organizations.get(organization_id)
+        if extra is None:
+            raise not_found("organization", organization_id, f"organizations/{organization_id}")
+        return extra.to_json()
+
+    def organizations(self) -> list[Json]:
+        """Every organization the token can see, as CurrentUserOrganizations lists them: the world's own first,
+        then the extra ones (which have no workspaces)."""
+        return [self._organization.to_json(), *(org.to_json() for org in self._extra_organizations.values())]
+
+    def has_organization(self, organization_id: str) -> bool:
+        return organization_id == self.organization_id or organization_id in self._extra_organizations
 
     def workspaces(self) -> list[Json]:
         """Every workspace, newest first (the default order of List Workspaces)."""

@@ -9,7 +9,15 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
-from simulator_support import JOURNAL_VARIANTS, Api, collect, journal_variant, short_id, state_of
+from simulator_support import (
+    JOURNAL_VARIANTS,
+    Api,
+    SimulatorFactory,
+    collect,
+    journal_variant,
+    short_id,
+    state_of,
+)
 
 from kognitos_simulator import RunningSimulator
 
@@ -49,6 +57,27 @@ def test_discovery_endpoints_when_listing_organizations_workspaces_and_automatio
     detail = client.get(api.automation(workspace_id, short_id(automations[0]["name"]))).json()
     assert detail["code_mapping"]["entries"], "Get Automation carries the code mapping"
     assert "code_mapping" not in automations[0], "List Automations does not"
+
+
+def test_extra_organizations_are_listed_and_paged_with_their_own_ids_and_no_workspaces(
+        make_simulator: SimulatorFactory) -> None:
+    sim, make_client = make_simulator(extra_organizations=4)
+    client, own = make_client(), sim.world.organization_id
+
+    listed, requests = collect(client, "/me/organizations", "user_organizations", page_size=2)
+    ids = [short_id(org["name"]) for org in listed]
+    assert (listed, requests) == (sim.world.organizations(), 3) and ids[0] == own
+    assert len(set(ids)) == len({org["title"] for org in listed}) == 5, "each has its own id and title"
+    for extra in ids[1:]:
+        assert client.get(f"/organizations/{extra}").json() == sim.world.organization(extra)
+        # proto3 JSON leaves an empty list out
+        assert client.get(f"/organizations/{extra}/workspaces").json() == {}
+        assert client.get(f"/me/organizations/{extra}/workspaces").json() == {}
+        workspace = client.get(f"/organizations/{extra}/workspaces/{Api(sim).workspace_ids[0]}")
+        assert (workspace.status_code, workspace.json()["code"]) == (404, 5)
+    assert client.get(f"/me/organizations/{own}/workspaces").json() == {"user_workspaces": sim.world.workspaces()}
+    unknown = client.get("/organizations/nosuchorganization/workspaces")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 5)
 
 
 def test_deleted_automations_when_show_deleted_is_set(client: httpx.Client, api: Api) -> None:

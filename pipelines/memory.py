@@ -1,5 +1,5 @@
 """Process memory and garbage collection during a load: what CPython, Arrow and glibc do by default costs a
-backfill CPU and its peak memory (docs/design.md, "Second round: the backfill's CPU and peak memory")."""
+backfill CPU and its peak memory (docs/performance.md, "Second round: the backfill's CPU and peak memory")."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ LOAD_GC_GENERATION0_THRESHOLD = 10_000
 def rarer_garbage_collection() -> Iterator[None]:
     """Collect cyclic garbage less often during the load, and put the process's thresholds back after it.
 
-    httpx leaves ~30 objects in reference cycles per request, so at CPython's default threshold a load runs
-    thousands of collections, each tracing the pages and rows it holds: 10-12% of a small backfill's CPU.
+    httpx leaves objects in reference cycles with every request, so at CPython's default threshold a load runs
+    thousands of collections, each tracing the pages and rows it holds (docs/performance.md, "Second round").
     """
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], LOAD_GC_GENERATION0_THRESHOLD), *thresholds[1:])
@@ -33,8 +33,8 @@ def rarer_garbage_collection() -> Iterator[None]:
 def release_free_memory() -> None:
     """Hand back to the OS what Arrow's pool and glibc's per-thread arenas keep of freed memory for reuse.
 
-    After the extract nothing reuses it, and DuckDB's load step, the process's peak, comes on top of it: at the
-    medium backfill this took the load's starting point from 299 to 240 MB.
+    After the extract nothing reuses it, and DuckDB's load step, the process's peak, comes on top of it
+    (docs/performance.md, "Second round").
     """
     pa.default_memory_pool().release_unused()
     if sys.platform.startswith("linux"):

@@ -151,8 +151,8 @@ class KognitosClient:
     def _call(
         self, method: str, path: str, *, params: Params | None = None, body: Mapping[str, Any] | None = None
     ) -> JsonObject:
-        """The retry loop, written out: tenacity's per-call bookkeeping cost 35-55 us of GIL time a request, for a loop
-        this short (docs/design.md, "Second round: the backfill's CPU and peak memory")."""
+        """The retry loop, written out rather than tenacity's: its per-call bookkeeping cost more than this short loop
+        (docs/performance.md, "Second round")."""
         attempt = 1
         while True:
             try:

@@ -48,8 +48,8 @@ class _NewOpenRun(NamedTuple):
 
 
 PRIOR_SECONDS_PER_RUN = 50e-6
-"""A listed run's cost before this load has measured one: rendering, transfer and decoding of a run, about
-50 us against the simulator (a 1,000-run page takes ~50 ms more than an empty one)."""
+"""A listed run's cost before this load has measured one: rendering, transfer and decoding of a run (measured
+against the simulator: docs/performance.md, "The refresh plan weighs time")."""
 PRIOR_SECONDS_PER_REQUEST = 0.005
 """A request's cost before this load has timed one."""
 

@@ -5,7 +5,7 @@ Configure it the dlt way, in `.dlt/secrets.toml` / `.dlt/config.toml` or the env
 
     [sources.kognitos]                       # SOURCES__KOGNITOS__ACCESS_TOKEN, SOURCES__KOGNITOS__ORGANIZATION_ID, ...
     access_token = "..."                     # Kognitos UI, API Keys (secrets.toml)
-    organization_id = "..."                  # the last segment of organizations/<id>
+    organization_id = "..."                  # organizations/<id>; optional if the token sees one organization
 
 then `python kognitos_pipeline.py`. Every option is a field of `kognitos.config.SourceConfig`. Run it as often as you
 like: each load fetches only what changed, and a load killed half-way is finished by the next without a row twice.

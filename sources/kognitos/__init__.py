@@ -65,7 +65,9 @@ def kognitos_source(
     The options (`access_token`, `organization_id`, `base_url`, ...) are the fields of `SourceConfig` (config.py),
     where each is declared and documented once. Pass any of them by keyword; the others come from dlt config
     (`[sources.kognitos]` in `.dlt/config.toml` / `.dlt/secrets.toml`, or `SOURCES__KOGNITOS__<NAME>`). Every value
-    is checked here, before any request: a bad one raises `ConfigError` naming the key and the fix.
+    is checked here, before any request: a bad one raises `ConfigError` naming the key and the fix. Left unset,
+    `organization_id` is the only organization the token can see, looked up by the load's first request (a token
+    that sees several, or none, fails the load with a `ConfigError` listing them).
 
     Building the source opens nothing: its HTTP client connects, and starts its worker threads, on the first
     request. Pass `cleanup` to have them closed when the load ends (`kognitos-elt run` and the Dagster asset do):

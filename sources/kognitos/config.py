@@ -32,8 +32,9 @@ class SourceConfig(BaseConfiguration):
 
     access_token: TSecretStrValue = dlt.secrets.value
     """Kognitos personal access token (secret)."""
-    organization_id: str = dlt.config.value
-    """The organization to load (last segment of `organizations/<id>`)."""
+    organization_id: str | None = None
+    """The organization to load (last segment of `organizations/<id>`); default the only organization the token can
+    see (organization.py), which a load looks up when it starts."""
     base_url: str = settings.DEFAULT_BASE_URL
     """API host, default `https://app.us-1.kognitos.com` (with or without `/api/v1`)."""
     workspace_ids: Sequence[str] | None = None
@@ -68,12 +69,6 @@ class SourceConfig(BaseConfiguration):
                 "Create one in Kognitos (API Keys) and put it in .dlt/secrets.toml under [sources.kognitos] or "
                 "in the environment variable.",
             )
-        if not self.organization_id or not str(self.organization_id).strip():
-            raise ConfigError(
-                "organization_id", "no organization id is set",
-                "Set it to the last segment of your organization's name (organizations/<id>), "
-                "e.g. in .dlt/config.toml under [sources.kognitos].",
-            )
         try:
             zones = validate_time_zones(_as_tuple(self.time_zones) or settings.DEFAULT_TIME_ZONES)
         except ValueError as error:
@@ -106,7 +101,7 @@ class SourceConfig(BaseConfiguration):
                 "Use a date in the past, or remove it to load all history.",
             )
         self.access_token = str(self.access_token).strip()
-        self.organization_id = str(self.organization_id).strip()
+        self.organization_id = str(self.organization_id or "").strip() or None
         self.base_url = base_url
         self.workspace_ids = _as_tuple(self.workspace_ids)
         self.automation_ids = _as_tuple(self.automation_ids)

@@ -45,7 +45,12 @@ def find_in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) 
 
 def config_key(key: str) -> str:
     """How the user spells a config key, in TOML and as an environment variable."""
-    return f"sources.{CONFIG_SECTION}.{key} (env SOURCES__{CONFIG_SECTION.upper()}__{key.upper()})"
+    return f"sources.{CONFIG_SECTION}.{key} (env {env_var(key)})"
+
+
+def env_var(key: str) -> str:
+    """The environment variable that sets a config key."""
+    return f"SOURCES__{CONFIG_SECTION.upper()}__{key.upper()}"
 
 
 class ExitCode(IntEnum):
@@ -70,8 +75,9 @@ class KognitosError(Exception):
 
 
 class ConfigError(KognitosError, ValueError):
-    """A configuration value is missing or invalid: checked before any request, except ids that only the API can
-    confirm (an organization, workspace or automation that does not exist), which fail once they were looked up."""
+    """A configuration value is missing or invalid: checked before any request, except what only the API can tell
+    (an organization, workspace or automation that does not exist; which organization to load when
+    `organization_id` is unset and the token sees several, or none), which fails once it was looked up."""
 
     exit_code = ExitCode.CONFIG
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+def user_organizations() -> str:
+    return "/me/organizations"
+
+
 def user_workspaces(org: str) -> str:
     return f"/me/organizations/{org}/workspaces"
 

@@ -24,6 +24,7 @@ from .config import SourceConfig
 from .days import fill_missing_days, series_window
 from .errors import ConfigError, NotFoundError
 from .open_runs import RequestCosts, RunTracker
+from .organization import organization_id
 from .params import automations_params, daily_run_aggregates_params, list_params, runs_params
 from .records import (
     Row,
@@ -47,9 +48,10 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
     """The configured workspaces, or every workspace the token can see in the organization, in one page.
 
     One page whatever their number, so that each child sees every workspace at once: `automations` can then tell
-    a configured automation id that exists nowhere from one in a workspace of a later page.
+    a configured automation id that exists nowhere from one in a workspace of a later page. The organization is
+    resolved here, the first request of a load (organization.py), and its rows carry it to every other table.
     """
-    org = config.organization_id
+    org = organization_id(client, config)
     if config.workspace_ids:
         rows = []
         for ws in config.workspace_ids:
@@ -63,7 +65,8 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
         listed = client.pages(paths.user_workspaces(org), "user_workspaces", list_params(config.page_size))
         yield schema.WORKSPACES.page(workspace_row(ws, org) for page in listed for ws in page)
     except NotFoundError as error:
-        raise error.about(f"Organization {org!r} (from organization_id) was not found") from error
+        origin = "from organization_id" if config.organization_id else "the only one the token can see"
+        raise error.about(f"Organization {org!r} ({origin}) was not found") from error
 
 
 def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:

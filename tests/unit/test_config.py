@@ -31,7 +31,6 @@ def config(**overrides: Any) -> SourceConfig:
     ("overrides", "key", "words"),
     [
         pytest.param({"access_token": ""}, "access_token", "no personal access token", id="missing-token"),
-        pytest.param({"organization_id": " "}, "organization_id", "no organization id", id="missing-org"),
         pytest.param({"time_zones": ["UTC", "Mars/Olympus"]}, "time_zones", "Mars/Olympus", id="bad-zone"),
         pytest.param({"start_date": "last tuesday"}, "start_date", "not a date", id="malformed-start"),
         pytest.param({"start_date": "2999-02-01"}, "start_date", "in the future", id="future-start"),
@@ -63,6 +62,15 @@ def test_good_values_are_normalised() -> None:
     assert built.start_key == "2025-01-31T00:00:00.000000000Z"
     assert built.time_zones == ("Asia/Kolkata",)
     assert TOKEN not in repr(built)
+
+
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_organization_id_is_optional_and_blank_means_unset(unset: str | None) -> None:
+    """Unset, the load looks up the only organization the token sees (organization.py); building opens nothing."""
+    assert config(organization_id=unset).organization_id is None
+    assert resolve_source_config({"access_token": TOKEN}).organization_id is None
+    assert config(organization_id=" o1 ").organization_id == "o1"
+    kognitos_source(access_token=TOKEN, base_url="http://127.0.0.1:9")  # nothing listens there: nothing is asked
 
 
 def test_plain_http_is_allowed_to_loopback_or_when_opted_in() -> None:
@@ -113,8 +121,8 @@ def test_a_bad_value_from_the_environment_fails_building_the_source(monkeypatch:
 
 def test_a_missing_required_option_or_an_unknown_one_fails_building_the_source() -> None:
     with pytest.raises(ConfigFieldMissingException) as missing:
-        kognitos_source(access_token=TOKEN)
-    assert list(missing.value.traces) == ["organization_id"]
+        kognitos_source()
+    assert list(missing.value.traces) == ["access_token"]
 
     with pytest.raises(TypeError, match=r"\['organisation_id'\]"):
         kognitos_source(access_token=TOKEN, organisation_id="o1")

@@ -49,14 +49,16 @@ def test_a_wrong_token_exits_4_with_the_config_key_and_never_the_token(
     assert "kgn_pat_wrong_secret_0042" not in captured.err + captured.out
 
 
-def test_a_missing_organization_exits_2_naming_the_key(
+def test_a_missing_token_exits_2_naming_the_key(
     configured: RunningSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("SOURCES__KOGNITOS__ORGANIZATION_ID")
+    """organization_id may be left unset (tests/integration/test_organization.py); the token may not."""
+    monkeypatch.delenv("SOURCES__KOGNITOS__ACCESS_TOKEN")
 
     assert main(["run"]) == ExitCode.CONFIG
 
-    assert "organization_id" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Missing configuration: sources.kognitos.access_token" in err and "organization_id" not in err
 
 
 def test_a_load_out_of_duckdb_memory_exits_2_naming_the_setting_to_raise(

@@ -129,6 +129,22 @@ def test_two_workspace_partitions_load_their_own_rows_with_their_own_state(
     assert loaded_runs(warehouse, second) == before_second != truth_runs(world, second)
 
 
+def test_partitions_are_discovered_and_loaded_with_organization_id_unset(
+    simulator: RunningSimulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor and each partition's run find the token's only organization themselves."""
+    monkeypatch.delenv("SOURCES__KOGNITOS__ORGANIZATION_ID")
+    world = simulator.world
+    instance = DagsterInstance.ephemeral()
+    keys = discover_partitions(instance)
+    assert set(keys) == {short(w["name"]) for w in world.workspaces()}
+
+    load_partition(instance, keys[0])
+
+    assert loaded_runs(warehouse, keys[0]) == truth_runs(world, keys[0])
+    assert query(warehouse, "SELECT DISTINCT organization_id FROM kognitos.runs") == [(world.organization_id,)]
+
+
 def test_schedule_requests_one_run_per_workspace_partition(simulator: RunningSimulator, warehouse: Path) -> None:
     with instance_for_test() as instance:  # a schedule's context needs an instance it can reference
         assert not isinstance(dd.kognitos_every_15_minutes(build_schedule_context(instance=instance)), list)

@@ -65,7 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "report":
             print(f"Report written: {_report(args)}")
         elif args.command == "models":
-            require("kognitos-elt models", "analytics")
             outcome = build_models(destination=_destination(args), dataset_name=args.dataset_name,
                                    pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
             print("\n".join([outcome.line(), *outcome.dbt_summary]))

@@ -139,7 +139,8 @@ def run_load(
     destination = str(info.destination_displayable_credentials or info.destination_name)
     return LoadSummary(
         rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
-        destination=destination, dataset_name=dataset_name, load_info=info, notes=where_duckdb_is(destination),
+        destination=destination, dataset_name=dataset_name, load_info=info,
+        notes=[*stats.notes(), *where_duckdb_is(destination)],
         models=outcome, models_failure=failure,
     )
 

@@ -14,6 +14,7 @@ class LoadStats:
         self._counts: Counter[str] = Counter()
         self._timed_requests = 0
         self._request_seconds = 0.0
+        self._notes: list[str] = []
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -22,6 +23,15 @@ class LoadStats:
     def as_dict(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+    def note(self, text: str) -> None:
+        """Something the load decided that its summary should say (e.g. which organization it chose)."""
+        with self._lock:
+            self._notes.append(text)
+
+    def notes(self) -> list[str]:
+        with self._lock:
+            return list(self._notes)
 
     def time_request(self, seconds: float) -> None:
         """A request answered after `seconds` (sent to body read): the observed latency plans weigh."""

@@ -101,6 +101,8 @@ def test_an_unset_organization_id_loads_the_only_organization_exactly_as_when_it
         assert {(ws, day): total for ws, day, total in days} == truth_days(world, "UTC")
         assert _organization_ids(database) == {org_id}
     assert without_id.rows == with_id.rows
+    assert [note for note in without_id.notes if "organization" in note] == said
+    assert not [note for note in with_id.notes if "organization" in note]
     assert _tables(unset) == _tables(configured)
     # The lookup is one request more, and the only one.
     assert without_id.stats["requests"] == with_id.stats["requests"] + 1
@@ -174,5 +176,9 @@ def test_the_command_loads_the_only_organization_when_organization_id_is_unset(
 
     assert main(["run"]) == ExitCode.OK
 
-    assert f"runs {len(truth_runs(simulator.world))}," in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"runs {len(truth_runs(simulator.world))}," in out
+    ((org_id, title),) = _ids_and_titles(simulator.world)
+    # said once, in the summary a terminal shows (the log line is for cron)
+    assert out.count(f"organization_id not set: using organizations/{org_id} ({title!r})") == 1
     assert _organization_ids(tmp_path / "kognitos_elt.duckdb") == {simulator.world.organization_id}

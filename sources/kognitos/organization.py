@@ -27,7 +27,8 @@ def organization_id(client: KognitosClient, config: SourceConfig) -> str:
     listed = (org for page in client.pages(paths.user_organizations(), "user_organizations",
                                            list_params(config.page_size)) for org in page)
     chosen, title = only_organization(listed)
-    said = f"organization_id not set: using organizations/{chosen} ({title!r}), the only organization this token can see"
+    said = (f"organization_id not set: using organizations/{chosen} ({title!r}), the only organization this token "
+            "can see")
     logger.info("%s", said)
     client.stats.note(said)
     return chosen

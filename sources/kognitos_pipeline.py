@@ -19,7 +19,8 @@ from kognitos import finish_interrupted_loads, kognitos_source
 
 def load(*resources: str) -> None:
     """Load the named resources (with their parents), or all of them."""
-    pipeline = dlt.pipeline(pipeline_name="kognitos", destination="duckdb", dataset_name="kognitos")
+    # Into DuckDB the file is <pipeline_name>.duckdb: not named like the dataset, which DuckDB could not tell apart.
+    pipeline = dlt.pipeline(pipeline_name="kognitos_pipeline", destination="duckdb", dataset_name="kognitos")
     # A load a kill interrupted: finished first, reloading what may have half-committed, so no row is loaded twice.
     finish_interrupted_loads(pipeline)
     with ExitStack() as cleanup:  # closes the source's HTTP client and worker threads when the load ends

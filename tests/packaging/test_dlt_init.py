@@ -69,10 +69,6 @@ def test_the_copied_package_alone_gives_the_source_and_finish_interrupted_loads(
         print(f"\ndlt init venv (pip install -r requirements.txt): {size_mb(project.venv.root):.0f} MB")
 
 
-@pytest.mark.xfail(reason="product bug: kognitos_pipeline.py loads dataset 'kognitos' into dlt's default file "
-                          "kognitos.duckdb (pipeline 'kognitos'), and DuckDB fails the first load: Binder Error: "
-                          "Ambiguous reference to catalog or schema \"kognitos\" (pipelines/destination.py, "
-                          "DEFAULT_DUCKDB_FILE, says why); it passes with DESTINATION__DUCKDB__CREDENTIALS=x.duckdb")
 def test_the_copied_pipeline_loads_the_simulator_exactly(project: Project, simulator: RunningSimulator) -> None:
     env = simulator_env(simulator, project.venv, project.folder / "dlt_data")
 

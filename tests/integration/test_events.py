@@ -16,7 +16,7 @@ from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator
 
 from .conftest import Loader, Query
-from .truth import live_runs, loaded_events, truth_events
+from .truth import live_runs, loaded_events, truth_events, truth_outputs
 
 
 def test_events_of_every_run_equal_truth_in_count_and_order(simulator: RunningSimulator, load: Loader,
@@ -60,14 +60,7 @@ def test_outputs_of_every_completed_execution_are_loaded_once(
     simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
     load()
-    world = simulator.world
-    expected = set()
-    for ws, auto, run in live_runs(world):
-        for event in world.run_events(ws, auto, run):
-            journal = event.get("execution_journal") or {}
-            if "completed" in journal:
-                outputs = world.execution_outputs(ws, journal["execution_id"])["outputs"]
-                expected |= {(ws, journal["execution_id"], name) for name in outputs}
+    expected = truth_outputs(simulator.world)
     assert expected, "the simulator should hold completed executions with outputs"
 
     rows = query("SELECT workspace_id, execution_id, output_name FROM kognitos.execution_outputs")

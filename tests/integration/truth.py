@@ -98,3 +98,15 @@ def truth_days(world: World, zone: str, automation_ids: tuple[str, ...] = ()) ->
             day = start + timedelta(days=offset)
             truth[(ws, day)] = counts.get(day, 0)
     return truth
+
+
+def truth_outputs(world: World) -> set[tuple[str, str, str]]:
+    """(workspace, execution, output name) of every completed execution's outputs."""
+    expected = set()
+    for ws, auto, run in live_runs(world):
+        for event in world.run_events(ws, auto, run):
+            journal = event.get("execution_journal") or {}
+            if "completed" in journal:
+                outputs = world.execution_outputs(ws, journal["execution_id"])["outputs"]
+                expected |= {(ws, journal["execution_id"], name) for name in outputs}
+    return expected

@@ -16,7 +16,15 @@ from typing import Any
 from kognitos_simulator import World
 
 from ..integration.conftest import Query
-from ..integration.truth import live_runs, loaded_events, loaded_runs, short, truth_days, truth_events, truth_runs
+from ..integration.truth import (
+    loaded_events,
+    loaded_runs,
+    short,
+    truth_days,
+    truth_events,
+    truth_outputs,
+    truth_runs,
+)
 from .environments import Venv, clean_env
 
 READ = """
@@ -38,18 +46,6 @@ def venv_query(venv: Venv, database: Path) -> Query:
         return rows
 
     return query
-
-
-def truth_outputs(world: World) -> set[tuple[str, str, str]]:
-    """(workspace, execution, output name) of every completed execution's outputs."""
-    expected = set()
-    for ws, auto, run in live_runs(world):
-        for event in world.run_events(ws, auto, run):
-            journal = event.get("execution_journal") or {}
-            if "completed" in journal:
-                outputs = world.execution_outputs(ws, journal["execution_id"])["outputs"]
-                expected |= {(ws, journal["execution_id"], name) for name in outputs}
-    return expected
 
 
 def truth_automation_totals(world: World) -> dict[tuple[str, str], tuple[int, int]]:

@@ -19,7 +19,13 @@ from kognitos_analytics import DEFAULT_REPORT_DAYS, DEFAULT_REPORT_FILE
 
 from . import __version__
 from .demo import run_demo
-from .destination import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, duckdb_destination, make_pipeline
+from .destination import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_PIPELINE_NAME,
+    duckdb_destination,
+    make_pipeline,
+    opened_read_only,
+)
 from .extras import require
 from .kognitos import ExitCode, KognitosError
 from .kognitos.errors import config_key, find_in_chain
@@ -138,8 +144,8 @@ def _report(args: argparse.Namespace) -> Path:
     require("kognitos-elt report", "report")
     from kognitos_analytics.report import read_report, write_report
 
-    pipeline = make_pipeline(destination=_destination(args), dataset_name=args.dataset_name,
-                             pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
+    pipeline = opened_read_only(make_pipeline(destination=_destination(args), dataset_name=args.dataset_name,
+                                              pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir))
     return write_report(read_report(pipeline, zone=args.time_zone, days=args.days), Path(args.output))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kognitos_analytics import DEFAULT_REPORT_FILE
 
-from .destination import duckdb_destination, make_pipeline
+from .destination import duckdb_destination, make_pipeline, opened_read_only
 from .extras import require
 from .session import run_load
 
@@ -36,8 +36,9 @@ def run_demo(*, dataset_name: str, pipelines_dir: str | None, progress: str | No
     if summary.models_failure:
         raise summary.models_failure
     print("\n".join(["", f"Try it: {duckdb_shell()} -readonly {database}", *answer_lines(database, dataset_name)]))
-    pipeline = make_pipeline(destination=duckdb_destination(dataset_name, str(database)), dataset_name=dataset_name,
-                             pipeline_name=DEMO_PIPELINE, pipelines_dir=pipelines_dir)
+    pipeline = opened_read_only(make_pipeline(destination=duckdb_destination(dataset_name, str(database)),
+                                              dataset_name=dataset_name, pipeline_name=DEMO_PIPELINE,
+                                              pipelines_dir=pipelines_dir))
     report = write_report(read_report(pipeline), Path(DEFAULT_REPORT_FILE))
     print(f"\nThe report, one page that opens offline: {report}")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from .kognitos import ExitCode, KognitosError
+from .kognitos.errors import error_chain
 
 DEFAULT_PIPELINE_NAME = "kognitos_elt"
 DEFAULT_DATASET_NAME = "kognitos"
@@ -19,12 +23,84 @@ DUCKDB_SETTINGS: dict[str, Any] = {"preserve_insertion_order": False, "memory_li
 """DuckDB's settings while loading: no insertion order, and a memory cap (docs/design.md, "DuckDB's memory while
 loading"). A load that does not fit fails with `DuckDBMemoryError`; `[destination.duckdb] memory_limit` raises it."""
 DUCKDB_MEMORY_LIMIT_KEY = "destination.duckdb.memory_limit"
+DUCKDB_LOCK_WAIT_KEY = "destination.duckdb.lock_wait_seconds"
+DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 10.0
+"""How long a command waits for a DuckDB file another process has open before it gives up (exit 3)."""
+_LOCK_CONFLICT = re.compile(r'Could not set lock on file "(?P<path>[^"]*)": Conflicting lock is held in '
+                            r"(?P<program>.*?) \(PID (?P<pid>\d+)\)")
+"""DuckDB's words (1.5) when another process has the file open: a writer excludes every other process, readers
+exclude writers."""
 
 
 class DuckDBPathError(KognitosError, ValueError):
     """The DuckDB file would be named like the dataset, which DuckDB cannot tell apart."""
 
     exit_code = ExitCode.CONFIG
+
+
+class DuckDBBusyError(KognitosError):
+    """Another process has the DuckDB file open, so this one cannot open it as it needs; nothing was changed."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, path: str, holder: str, waited: float, *, writing: bool) -> None:
+        self.path = path
+        self.holder = holder
+        need = "write it" if writing else "read it while that process writes it"
+        super().__init__(
+            f"The DuckDB file {path} is open in another process ({holder}), and DuckDB lets no other process "
+            f"{need}. Waited {waited:.0f} s ([destination.duckdb] lock_wait_seconds); this run changed nothing "
+            "and lost nothing: the next run loads everything new. To read beside the loads, close that session "
+            "when done (in DuckDB's shell: .exit), or read with `kognitos-elt status` / `kognitos-elt report`, "
+            "which open the file read-only for a moment, or load PostgreSQL, which serves many readers at once."
+        )
+
+
+def lock_conflict(error: BaseException) -> tuple[str, str] | None:
+    """(file, "PID n, program") when DuckDB refused a file another process holds, in `error` or behind it."""
+    for cause in error_chain(error):
+        if found := _LOCK_CONFLICT.search(str(cause)):
+            return found["path"], f"PID {found['pid']}, {found['program']}"
+    return None
+
+
+def wait_for_duckdb_file(path: str | None, *, read_only: bool = False) -> None:
+    """Wait until this process can open the DuckDB file (read-only or to write), for up to `[destination.duckdb]
+    lock_wait_seconds`; then `DuckDBBusyError`. A file that does not exist yet is free."""
+    if not path or not Path(path).exists():
+        return
+    wait = float(dlt.config.get(DUCKDB_LOCK_WAIT_KEY) or DEFAULT_DUCKDB_LOCK_WAIT_SECONDS)
+    started = time.monotonic()
+    while True:
+        try:
+            duckdb.connect(path, read_only=read_only).close()
+            return
+        except duckdb.IOException as error:
+            conflict = lock_conflict(error)
+            waited = time.monotonic() - started
+            if conflict is None:
+                raise
+            if waited >= wait:
+                raise DuckDBBusyError(path, conflict[1], waited, writing=not read_only) from error
+            time.sleep(min(0.5, wait - waited))
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+    """The DuckDB file a pipeline loads into or reads, None for another destination (opens no connection)."""
+    if not isinstance(pipeline.destination, dlt.destinations.duckdb):
+        return None
+    credentials: Any = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    return str(credentials.database)
+
+
+def opened_read_only(pipeline: dlt.Pipeline) -> dlt.Pipeline:
+    """The same pipeline reading its DuckDB file read-only (beside other readers), once the file is free to read;
+    other destinations as they are."""
+    if (path := duckdb_file(pipeline)) is None:
+        return pipeline
+    wait_for_duckdb_file(path, read_only=True)
+    pipeline.destination = dlt.destinations.duckdb(credentials=DuckDbCredentials(path, read_only=True))
+    return pipeline
 
 
 class DuckDBMemoryError(KognitosError):

@@ -27,8 +27,12 @@ from kognitos_analytics.builder import (
 from .destination import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
+    DuckDBBusyError,
     DuckDBMemoryError,
+    duckdb_file,
+    lock_conflict,
     make_pipeline,
+    wait_for_duckdb_file,
     where_duckdb_is,
 )
 from .dlt_settings import load_defaults, unless_configured
@@ -76,11 +80,17 @@ class LoadSummary:
 
 
 @contextmanager
-def _actionable_step_errors() -> Iterator[None]:
+def _actionable_errors() -> Iterator[None]:
     """Raise the error that says what to fix, keeping dlt's wrapper as its cause."""
     try:
         yield
-    except PipelineStepFailed as failed:
+    except KognitosError:
+        raise
+    except Exception as failed:
+        if (conflict := lock_conflict(failed)) is not None:  # opened by another process since we waited for it
+            raise DuckDBBusyError(*conflict, 0.0, writing=True) from failed
+        if not isinstance(failed, PipelineStepFailed):
+            raise
         if (cause := find_in_chain(failed, (KognitosError,))) is not None:
             raise cause from failed
         # dlt keeps a failed load job's error as text only; this is DuckDB's wording.
@@ -113,8 +123,9 @@ def run_load(
     live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
     pipeline = make_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
                              pipelines_dir=pipelines_dir, progress=live or progress)
-    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_step_errors(),
+    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_errors(),
           unless_configured(load_defaults(pipeline)), rarer_garbage_collection(), ExitStack() as cleanup):
+        wait_for_duckdb_file(duckdb_file(pipeline))  # an analyst's open DuckDB session: wait, or exit 3 saying so
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
         resumed = finish_interrupted_loads(pipeline)
         source = kognitos_source(stats=stats, cleanup=cleanup, **(source_options or {}))
@@ -174,5 +185,6 @@ def build_models(
     """`kognitos-elt models`: build and test the models where `run` loads, holding the pipeline's lock."""
     pipeline = make_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
                              pipelines_dir=pipelines_dir)
-    with pipeline_lock(pipeline.pipelines_dir, pipeline_name):
+    with pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_errors():
+        wait_for_duckdb_file(duckdb_file(pipeline))
         return build_and_test(pipeline)

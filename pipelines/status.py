@@ -10,6 +10,7 @@ from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from kognitos_analytics.builder import status_line as models_status_line
 
+from .destination import opened_read_only
 from .kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
 
 
@@ -20,6 +21,7 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
         pipeline = dlt.attach(pipeline_name, **options)
     except CannotRestorePipelineException:
         return _nothing_loaded(pipeline_name, pipelines_dir)
+    pipeline = opened_read_only(pipeline)
     destination = pipeline.destination.destination_name if pipeline.destination else "no destination"
     dataset = pipeline.dataset()
     try:

@@ -16,7 +16,7 @@ whose previous run has finished.
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations at definition time.
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
-from typing import Any, cast
+from typing import cast
 
 import dlt
 from dagster import (
@@ -34,6 +34,7 @@ from dagster import (
     DynamicPartitionsDefinition,
     Failure,
     Jitter,
+    MaterializeResult,
     RetryPolicy,
     RunRequest,
     RunsFilter,
@@ -51,11 +52,10 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .destination import DEFAULT_DATASET_NAME, duckdb_destination
-from .dlt_settings import load_defaults, unless_configured
-from .kognitos import KognitosError, RetryableError, finish_interrupted_loads, kognitos_source
+from .kognitos import KognitosError, RetryableError, kognitos_source
 from .kognitos.errors import find_in_chain
-from .locking import pipeline_lock
-from .selection import ResourceSelectionError, check_selection, resource_parents
+from .selection import resource_parents
+from .session import load_session
 
 PIPELINE_PREFIX = "kognitos_"
 JOB_NAME = "kognitos_load"
@@ -121,14 +121,6 @@ class KognitosTranslator(DagsterDltTranslator):
         )
 
 
-def _check_selection(context: AssetExecutionContext) -> None:
-    """Refuse a subset with a child but not its parents: the parents' cursors would advance without their rows."""
-    try:
-        check_selection(SPEC_SOURCE, sorted(key.path[-1] for key in context.selected_asset_keys))
-    except ResourceSelectionError as error:
-        raise Failure(str(error), allow_retries=False) from None
-
-
 def _failure(error: BaseException) -> Failure:
     """A Dagster failure saying what to fix; only errors a later attempt could get past are retried."""
     cause = find_in_chain(error, (KognitosError,)) or error
@@ -146,25 +138,29 @@ def _failure(error: BaseException) -> Failure:
     partitions_def=workspace_partitions,
     pool="kognitos_load",
 )
-def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource) -> Iterator[Any]:
-    """Load one workspace (the partition) through its own pipeline, first finishing what a killed load left.
+def kognitos_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource) -> Iterator[MaterializeResult]:
+    """Load one workspace (the partition) through its own pipeline, by the load session `kognitos-elt run` uses
+    (lock, finishing an interrupted load, settings, memory, errors; session.py); the dbt assets build the models.
 
-    DagsterDltResource drops the pipeline's local folder before running (state comes back from the
-    destination), so packages a killed run extracted but did not fully load are finished here first, as
-    `kognitos-elt run` does; the lock keeps two runs of one workspace apart on this host.
+    The pipeline's local folder is kept between runs (where DagsterDltResource would drop it), so that a package a
+    killed run left is finished without doubling a row; state also comes back from the destination when it is lost.
     """
-    _check_selection(context)
     workspace_id = context.partition_key
     pipeline = workspace_pipeline(workspace_id)
+    chosen = {key.path[-1] for key in context.selected_asset_keys}
+    selected = [name for name in SPEC_SOURCE.resources if name in chosen]  # parents first, as Dagster wants them
     try:
-        with (pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name), unless_configured(load_defaults(pipeline)),
-              ExitStack() as cleanup):
-            source = kognitos_source(workspace_ids=[workspace_id], cleanup=cleanup)
-            if finished := finish_interrupted_loads(pipeline):
-                context.log.info("Finished %d load package(s) an interrupted run of %s left", finished, workspace_id)
-            yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        summary = load_session(pipeline, resources=selected, source_options={"workspace_ids": [workspace_id]},
+                               models=False)
     except (PipelineStepFailed, KognitosError) as error:
         raise _failure(error) from error
+    if summary.resumed_packages:
+        context.log.info("Finished %d load package(s) an interrupted run of %s left", summary.resumed_packages,
+                         workspace_id)
+    for name in selected:
+        metadata = dlt_resource.extract_resource_metadata(context, SPEC_SOURCE.resources[name], summary.load_info,
+                                                          pipeline)
+        yield MaterializeResult(asset_key=AssetKey(["kognitos", name]), metadata=metadata)
 
 
 kognitos_job = define_asset_job(

@@ -112,18 +112,37 @@ def run_load(
     loader_file_format: str | None = None,
     models: bool | None = None,
 ) -> LoadSummary:
-    """Finish what an interrupted load left, load what is new, then bring the analytics models up to date,
-    holding the pipeline's lock throughout. `models` None means the `[analytics] build_after_load` setting (on
-    by default; off for a data engineer who builds the dbt package in their own project).
-
-    `progress` is "live" (progress.py, for a terminal) or the name of one of dlt's displays.
-    """
-    started = time.monotonic()
+    """`kognitos-elt run` from Python: the pipeline `run` makes (name, folder, destination, dataset), loaded by
+    `load_session`. `progress` is "live" (progress.py, for a terminal) or the name of one of dlt's displays."""
     stats = LoadStats()
     live = LoadProgress(stats) if progress == LIVE_PROGRESS else None
     pipeline = make_pipeline(destination=destination, dataset_name=dataset_name, pipeline_name=pipeline_name,
                              pipelines_dir=pipelines_dir, progress=live or progress)
-    with (pipeline_lock(pipeline.pipelines_dir, pipeline_name), _actionable_errors(),
+    return load_session(pipeline, resources=resources, refresh=refresh, source_options=source_options,
+                        loader_file_format=loader_file_format, models=models, stats=stats, live=live)
+
+
+def load_session(
+    pipeline: dlt.Pipeline,
+    *,
+    resources: Sequence[str] = (),
+    refresh: bool = False,
+    source_options: dict[str, Any] | None = None,
+    loader_file_format: str | None = None,
+    models: bool | None = None,
+    stats: LoadStats | None = None,
+    live: LoadProgress | None = None,
+) -> LoadSummary:
+    """One load of the Kognitos source into `pipeline`, the same for every runner (the CLI, Dagster, a script or
+    DAG of one's own): under the pipeline's lock, once the DuckDB file is free, finish what an interrupted load
+    left without doubling a row, then, with the load's dlt settings and rarer garbage collection, extract, hand the
+    extract's free memory back, load, close the source's client, and bring the analytics models up to date. Every
+    failure is raised as the error that says what to fix. `models` None means the `[analytics] build_after_load`
+    setting (on by default; off for a data engineer who builds the dbt package in their own project).
+    """
+    started = time.monotonic()
+    stats = stats or LoadStats()
+    with (pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name), _actionable_errors(),
           unless_configured(load_defaults(pipeline)), rarer_garbage_collection(), ExitStack() as cleanup):
         wait_for_duckdb_file(duckdb_file(pipeline))  # an analyst's open DuckDB session: wait, or exit 3 saying so
         # dlt's run() would only finish these and extract nothing: finish them, then load what is new.
@@ -146,13 +165,12 @@ def run_load(
             except ModelsError as error:
                 failure = error
     for table in sorted(source.selected_resources):
-        logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), dataset_name, table)
+        logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), pipeline.dataset_name, table)
     destination = str(info.destination_displayable_credentials or info.destination_name)
     return LoadSummary(
         rows=rows, stats=stats.as_dict(), seconds=time.monotonic() - started, resumed_packages=resumed,
-        destination=destination, dataset_name=dataset_name, load_info=info,
-        notes=[*stats.notes(), *where_duckdb_is(destination)],
-        models=outcome, models_failure=failure,
+        destination=destination, dataset_name=pipeline.dataset_name, load_info=info,
+        notes=[*stats.notes(), *where_duckdb_is(destination)], models=outcome, models_failure=failure,
     )
 
 

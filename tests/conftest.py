@@ -58,3 +58,12 @@ def postgres_dsn() -> str:
             pytest.fail("KOGNITOS_TEST_POSTGRES is not set: .ci/postgres.sh should have started PostgreSQL")
         pytest.skip("no PostgreSQL: run .ci/postgres.sh and export KOGNITOS_TEST_POSTGRES=<the DSN it prints>")
     return POSTGRES_DSN
+
+
+@pytest.fixture
+def configured(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> RunningSimulator:
+    """Configure the source through env vars, the way a cron job would."""
+    monkeypatch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
+    monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
+    monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
+    return simulator

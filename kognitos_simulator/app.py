@@ -119,6 +119,7 @@ class SimulatorApp:
             return
         if scope["type"] != "http":
             return
+        await self.faults.pass_the_door()
         received = time.monotonic()
         method, path = scope["method"], scope["path"]
         query = Query(scope.get("query_string", b""))

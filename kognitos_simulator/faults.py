@@ -14,8 +14,11 @@ a truncated body is cut after the request was handled, like a connection lost on
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
@@ -55,9 +58,40 @@ class Faults:
     _counter: int = field(default=0, init=False, repr=False, compare=False)
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _open: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
+    _waiting: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._open.set()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold every request at the door until the block ends, then serve them: a service that stops answering
+        for a while, or a test that needs a client to be mid-load for as long as it takes (no timing involved)."""
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+    def waiting(self) -> int:
+        """How many requests are held at the door right now."""
+        with self._lock:
+            return self._waiting
+
+    async def pass_the_door(self) -> None:
+        """Return at once, or, while `held`, once the door opens again."""
+        if self._open.is_set():
+            return
+        with self._lock:
+            self._waiting += 1
+        try:
+            while not self._open.is_set():
+                await asyncio.sleep(0.01)
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def inject(self, kind: FaultKind, count: int = 1) -> None:
         """Make the next `count` (matching) requests fail with `kind`."""
@@ -76,6 +110,7 @@ class Faults:
             self._queued.clear()
             self._counter = 0
             self._rng = random.Random(self.seed)
+        self._open.set()
 
     def rate(self, kind: FaultKind) -> float:
         """The per-request probability configured for `kind`."""

@@ -250,20 +250,19 @@ def test_a_file_that_is_not_a_duckdb_database_is_an_unexpected_error_exit_1(
 def test_of_two_processes_racing_for_one_pipeline_the_second_exits_3_at_once_and_the_first_finishes(
     configured: RunningSimulator, tmp_path: Path
 ) -> None:
-    configured.faults.latency_seconds = 0.02  # the first load lasts a few seconds
     command = [sys.executable, "-m", "kognitos_elt", "run"]
-    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not configured.requests.entries:  # the first request comes after the lock is taken
-        assert first.poll() is None and time.monotonic() < deadline, "the first load never started"
-        time.sleep(0.01)
-    started = time.monotonic()
+    with configured.faults.held():  # the first load stays mid-load, holding the lock, until the second is done
+        first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not configured.faults.waiting():  # its first request comes after the lock is taken
+            assert first.poll() is None and time.monotonic() < deadline, "the first load never started"
+            time.sleep(0.01)
 
-    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+        second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
 
-    assert second.returncode == ExitCode.LOCKED and "Another kognitos-elt load" in second.stderr
-    assert first.poll() is None, "the first load was still running when the second gave up"
-    assert time.monotonic() - started < 10
+        assert second.returncode == ExitCode.LOCKED and "Another kognitos-elt load" in second.stderr
+        assert first.poll() is None, "the first load was still running when the second gave up"
+        assert configured.requests.entries == [], "the second process sent no request"
     assert first.wait(timeout=120) == ExitCode.OK
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
         (runs,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchone()  # type: ignore[misc]

@@ -94,6 +94,13 @@ class Folder:
         shutil.copytree(self.path, to)
         return Folder(to)
 
+    def drop_dataset(self) -> None:
+        """Remove a PostgreSQL dataset of this folder's own (and dlt's staging schema beside it)."""
+        assert self.postgres_dsn is not None
+        with psycopg2.connect(self.postgres_dsn) as connection, connection.cursor() as cursor:
+            for schema in (self.dataset, f"{self.dataset}_staging"):
+                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         sql = sql.replace("FROM kognitos.", f"FROM {self.dataset}.")
         if self.postgres_dsn is None:
@@ -247,15 +254,20 @@ def test_a_postgres_load_killed_where_a_job_committed_unrecorded_is_made_whole_b
     configured: RunningSimulator, postgres_dsn: str, tmp_path: Path
 ) -> None:
     """PostgreSQL stages through its own SQL: each copy job's commit gap, the one point where rows could double."""
-    reference = Folder(tmp_path / "uninterrupted", postgres_dsn)
-    commit_gaps = [event for event, _ in reference.record()
-                   if event.startswith("committed/") and not event.endswith(".sql#1")]
-    assert_warehouse_equals_truth(configured, reference)
-    expected = warehouse(reference)
-    assert len(commit_gaps) == 8, commit_gaps
+    folders = [Folder(tmp_path / "uninterrupted", postgres_dsn)]
+    try:
+        reference = folders[0]
+        commit_gaps = [event for event, _ in reference.record()
+                       if event.startswith("committed/") and not event.endswith(".sql#1")]
+        assert_warehouse_equals_truth(configured, reference)
+        expected = warehouse(reference)
+        assert len(commit_gaps) == 8, commit_gaps
+        folders += [Folder(tmp_path / event.replace("/", "_"), postgres_dsn) for event in commit_gaps]
+        by_event = dict(zip(commit_gaps, folders[1:], strict=True))
 
-    failures = each_side_by_side(
-        lambda event: killed_then_resumed(Folder(tmp_path / event.replace("/", "_"), postgres_dsn), event, expected),
-        commit_gaps)
+        failures = each_side_by_side(lambda event: killed_then_resumed(by_event[event], event, expected), commit_gaps)
 
-    assert not failures, "\n".join(failures)
+        assert not failures, "\n".join(failures)
+    finally:
+        for folder in folders:
+            folder.drop_dataset()

@@ -27,7 +27,6 @@ from ..integration.truth import instant, state_key
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = bool(os.environ.get("KOGNITOS_REQUIRE_BROWSER"))
 """Read when the tests are collected (`isolated_dlt` clears KOGNITOS* variables): CI sets it, and installs Chromium."""
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 """Screenshots of the rendered report, kept for a person to look at (git-ignored)."""
 CHARTS = ("runs-per-day", "success-per-automation", "duration-per-automation", "slowest-steps", "failure-reasons",
           "open-backlog")
@@ -102,8 +101,7 @@ def check_in_browser(browser: Browser, report: Path, simulator: RunningSimulator
                           ".map(card => [card.dataset.headline, card.innerText]))")
     traces: list[dict[str, Any]] = page.evaluate(
         "document.getElementById('chart-runs-per-day').data.map(trace => ({name: trace.name, x: trace.x, y: trace.y}))")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    page.screenshot(path=str(report.parent / screenshot), full_page=True)  # beside the report, in pytest's tmp
     page.close()
 
     assert errors == []

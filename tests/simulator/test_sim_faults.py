@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
 import httpx
@@ -35,6 +36,25 @@ def test_error_faults_answer_with_the_grpc_gateway_status(private: tuple[Running
         assert response.headers["retry-after"] == "7"
         assert response.json()["details"] == [
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retry_delay": "7s"}]
+
+
+def test_held_requests_wait_at_the_door_until_it_opens(private: tuple[RunningSimulator, Api, httpx.Client]
+                                                       ) -> None:
+    sim, _, client = private
+    answers: list[int] = []
+    with sim.faults.held():
+        asking = threading.Thread(target=lambda: answers.append(client.get("/me/organizations").status_code))
+        asking.start()
+        deadline = time.monotonic() + 30
+        while sim.faults.waiting() == 0:
+            assert time.monotonic() < deadline, "the request never reached the door"
+            time.sleep(0.01)
+        asking.join(timeout=0.3)
+        assert asking.is_alive() and answers == [] and sim.requests.entries == []
+    asking.join(timeout=30)
+
+    assert answers == [200] and sim.faults.waiting() == 0
+    assert client.get("/me/organizations").status_code == 200
 
 
 def test_dropped_connections_send_nothing(private: tuple[RunningSimulator, Api, httpx.Client]) -> None:

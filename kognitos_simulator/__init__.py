@@ -12,6 +12,7 @@ from __future__ import annotations
 from kognitos_simulator.app import SimulatorApp, create_app
 from kognitos_simulator.errors import ApiError, Code
 from kognitos_simulator.faults import FAULT_KINDS, FaultKind, Faults
+from kognitos_simulator.ratelimit import RateLimiter
 from kognitos_simulator.requestlog import LoggedRequest, RequestLog
 from kognitos_simulator.server import RunningSimulator, running_simulator
 from kognitos_simulator.settings import DEFAULT_START, SCALES, Scale, SimulatorSettings
@@ -26,6 +27,7 @@ __all__ = [
     "FaultKind",
     "Faults",
     "LoggedRequest",
+    "RateLimiter",
     "RequestLog",
     "RunningSimulator",
     "Scale",

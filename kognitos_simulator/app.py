@@ -1,7 +1,8 @@
 """The HTTP face of the simulator: an ASGI app serving the Kognitos REST API (v1) from a `World`.
 
-One request goes: fault decision and latency -> routing (colon custom methods included) -> bearer
-auth -> parameter and filter validation -> the world -> JSON. Errors are `rpcStatus` bodies with
+One request goes: fault decision -> rate limit (a token bucket per bearer token, ratelimit.py) -> latency
+-> routing (colon custom methods included) -> bearer auth -> parameter and filter validation -> the world
+-> JSON. Errors are `rpcStatus` bodies with
 grpc-gateway's HTTP statuses: an unknown path under /api/v1 is 404, a known path with the wrong method
 501 (as grpc-gateway answers), anything outside /api/v1 403 (as observed, kognitos-api.md §1.1).
 
@@ -35,6 +36,7 @@ from kognitos_simulator.filters import (
 )
 from kognitos_simulator.pagination import PageTokens, effective_page_size
 from kognitos_simulator.params import Query
+from kognitos_simulator.ratelimit import RateLimiter
 from kognitos_simulator.requestlog import NO_RESPONSE, LoggedRequest, RequestLog
 from kognitos_simulator.seeds import derive_seed
 from kognitos_simulator.transport import Headers, Send, drop_connection, respond, respond_truncated
@@ -104,14 +106,18 @@ def _page_body(items_key: str, items: list[Json], next_token: str | None) -> Jso
 
 
 class SimulatorApp:
-    """ASGI application; `faults` and `request_log` are live objects tests may inspect and change."""
+    """ASGI application; `faults`, `rate_limiter` and `request_log` are live objects tests may inspect and change."""
 
-    def __init__(self, world: World, faults: Faults | None = None, request_log: RequestLog | None = None) -> None:
+    def __init__(self, world: World, faults: Faults | None = None, request_log: RequestLog | None = None,
+                 rate_limiter: RateLimiter | None = None) -> None:
+        settings = world.settings
         self.world = world
-        self.faults = faults if faults is not None else world.settings.faults
+        self.faults = faults if faults is not None else settings.faults
         self.request_log = request_log if request_log is not None else RequestLog()
-        self._tokens = PageTokens(derive_seed(world.settings.seed, "page-tokens").to_bytes(8, "big"))
-        self._bearer = world.settings.token
+        self.rate_limiter = rate_limiter if rate_limiter is not None else RateLimiter(settings.rate_limit,
+                                                                                        settings.burst)
+        self._tokens = PageTokens(derive_seed(settings.seed, "page-tokens").to_bytes(8, "big"))
+        self._bearers = frozenset((settings.token, *settings.extra_tokens))
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Any], send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -123,21 +129,26 @@ class SimulatorApp:
         received = time.monotonic()
         method, path = scope["method"], scope["path"]
         query = Query(scope.get("query_string", b""))
+        authorization = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         fault = self.faults.draw(path)
-        delay = self.faults.latency_seconds + (self.faults.slow_seconds if fault == "slow" else 0.0)
+        # Requests a fault answers never reach the service, so they take no token from the bucket.
+        answered_by_fault = fault == "drop_connection" or fault in _FAULT_ERRORS
+        wait = None if answered_by_fault else self.rate_limiter.take(_credential(authorization))
+        delay = self.faults.delay(fault)
         if delay > 0:
             await asyncio.sleep(delay)
         if fault == "drop_connection":
-            self.request_log.record(LoggedRequest(method, path, query.as_dict(), NO_RESPONSE, received))
+            self.request_log.record(LoggedRequest(method, path, query.as_dict(), NO_RESPONSE, received, delay))
             await drop_connection(send)
             return
         if fault in _FAULT_ERRORS:
             reply = self._fault_reply(fault)
+        elif wait is not None:
+            reply = self._rate_limited(wait)
         else:
             body = await _read_body(receive) if method == "POST" else b""
-            authorization = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
             reply = self._dispatch(method, path, query, authorization, body)
-        self.request_log.record(LoggedRequest(method, path, query.as_dict(), reply.status, received))
+        self.request_log.record(LoggedRequest(method, path, query.as_dict(), reply.status, received, delay))
         # The service's clock is the simulated one: clients that read `Date` (e.g. for "today") see world.now.
         date = email.utils.format_datetime(self.world.now, usegmt=True).encode()
         response_headers = [*_JSON_HEADERS, (b"date", date), *reply.headers]
@@ -160,7 +171,14 @@ class SimulatorApp:
         code, message = _FAULT_ERRORS[fault]
         if fault != "rate_limit":
             return Reply.error(ApiError(code, message))
-        seconds = self.faults.retry_after_seconds
+        return self._rate_limited(self.faults.retry_after_seconds)
+
+    def _rate_limited(self, seconds: int) -> Reply:
+        """429 RESOURCE_EXHAUSTED saying to retry after `seconds` (Retry-After and RetryInfo), unless
+        `faults.rate_limit_retry_after` is off: then the answer says nothing about when to retry."""
+        code, message = _FAULT_ERRORS["rate_limit"]
+        if not self.faults.rate_limit_retry_after:
+            return Reply.error(ApiError(code, message))
         error = ApiError(code, f"{message}; retry after {seconds} s", [detail("RetryInfo", retry_delay=f"{seconds}s")])
         return Reply.error(error, [(b"retry-after", str(seconds).encode())])
 
@@ -202,7 +220,7 @@ class SimulatorApp:
         if not authorization:
             raise ApiError(Code.UNAUTHENTICATED,
                            "missing bearer token: send 'Authorization: Bearer <personal access token>'")
-        if scheme.lower() != "bearer" or credentials.strip() != self._bearer:
+        if scheme.lower() != "bearer" or credentials.strip() not in self._bearers:
             raise ApiError(Code.UNAUTHENTICATED, "invalid or expired personal access token")
 
     # Pagination over small, fully known lists (organizations, workspaces, automations).
@@ -340,6 +358,12 @@ class SimulatorApp:
         return Reply.json(self.world.execution_outputs(params["workspace_id"], params["execution_id"]))
 
 
+def _credential(authorization: str) -> str:
+    """The bearer token a request carries (its rate-limit bucket); "" for requests without one."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
 def _order_by(text: str) -> list[tuple[str, bool]]:
     """AIP-132 `order_by` for workspaces; default create_time descending."""
     if not text.strip():
@@ -406,6 +430,8 @@ ROUTES: tuple[Route, ...] = tuple(
 )
 
 
-def create_app(world: World, faults: Faults | None = None, request_log: RequestLog | None = None) -> SimulatorApp:
-    """The ASGI app serving `world` (faults default to the world's settings.faults)."""
-    return SimulatorApp(world, faults, request_log)
+def create_app(world: World, faults: Faults | None = None, request_log: RequestLog | None = None,
+               rate_limiter: RateLimiter | None = None) -> SimulatorApp:
+    """The ASGI app serving `world` (faults default to the world's settings.faults, the rate limit to its
+    settings.rate_limit and burst)."""
+    return SimulatorApp(world, faults, request_log, rate_limiter)

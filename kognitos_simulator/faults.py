@@ -10,20 +10,29 @@ change it at runtime. Three ways to ask for a fault, checked in this order:
 Only requests whose path contains `path_contains` (when set) are considered or counted. Error faults
 and dropped connections answer before the request reaches the world, so they never change its state;
 a truncated body is cut after the request was handled, like a connection lost on the way back.
+
+Latency is not a fault: every request (whatever `path_contains` says) waits `latency_seconds` plus, when
+`latency_median_seconds` is set, a lognormal draw with that median and `latency_p99_seconds` as its 99th
+percentile, from its own seeded generator (the same seed and request order give the same delays, and turning
+latency on does not change which faults are drawn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from statistics import NormalDist
 from typing import Literal, get_args
 
+from kognitos_simulator.seeds import derive_seed
+
 FaultKind = Literal[
-    "rate_limit",  # 429 RESOURCE_EXHAUSTED with Retry-After
+    "rate_limit",  # 429 RESOURCE_EXHAUSTED with Retry-After (unless rate_limit_retry_after is False)
     "internal_error",  # 500 INTERNAL
     "unavailable",  # 503 UNAVAILABLE
     "deadline_exceeded",  # 504 DEADLINE_EXCEEDED
@@ -32,6 +41,21 @@ FaultKind = Literal[
     "slow",  # the response is delayed by `slow_seconds`
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+# The standard normal's 99th percentile: a lognormal's p99 is median * exp(sigma * Z99).
+Z99 = NormalDist().inv_cdf(0.99)
+
+
+def lognormal_sigma(median: float, p99: float) -> float:
+    """The log-space standard deviation of the lognormal with this median and 99th percentile (0: no spread)."""
+    return math.log(p99 / median) / Z99 if p99 > median > 0 else 0.0
+
+
+def lognormal_delay(rng: random.Random, median: float, p99: float) -> float:
+    """One delay in seconds from the lognormal with this median and 99th percentile; p99 at or below the
+    median means no spread (always the median); a median of 0 or less means no delay."""
+    if median <= 0:
+        return 0.0
+    return median * math.exp(lognormal_sigma(median, p99) * rng.gauss(0.0, 1.0))
 
 
 @dataclass
@@ -48,7 +72,14 @@ class Faults:
     every_nth: dict[FaultKind, int] = field(default_factory=dict)
     path_contains: str | None = None
     retry_after_seconds: int = 1
+    # False: every 429 (the rate_limit fault's and the rate limiter's) has neither a Retry-After header nor a
+    # RetryInfo detail, so the client must pick its own wait.
+    rate_limit_retry_after: bool = True
     latency_seconds: float = 0.0
+    # A lognormal latency on every request, added to latency_seconds: its median and 99th percentile (0: the
+    # median on every request). Off while the median is 0.
+    latency_median_seconds: float = 0.0
+    latency_p99_seconds: float = 0.0
     slow_seconds: float = 2.0
     # On a List Runs request that carries a page_token, this many new runs are created first (with
     # create_time = now), the way runs arrive while a client pages through a busy automation.
@@ -57,12 +88,28 @@ class Faults:
     _queued: list[FaultKind] = field(default_factory=list, init=False, repr=False, compare=False)
     _counter: int = field(default=0, init=False, repr=False, compare=False)
     _rng: random.Random = field(init=False, repr=False, compare=False)
+    _latency_rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _open: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
     _waiting: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.retry_after_seconds, bool) or not isinstance(self.retry_after_seconds, int) or (
+            self.retry_after_seconds < 0
+        ):
+            raise ValueError(f"Faults.retry_after_seconds must be a whole number of seconds >= 0, "
+                             f"got {self.retry_after_seconds!r}")
+        for name in ("latency_seconds", "latency_median_seconds", "latency_p99_seconds", "slow_seconds"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"Faults.{name} must be a number of seconds >= 0, got {value}")
+        if self.latency_p99_seconds and self.latency_p99_seconds < self.latency_median_seconds:
+            raise ValueError(f"Faults.latency_p99_seconds ({self.latency_p99_seconds}) is below "
+                             f"latency_median_seconds ({self.latency_median_seconds})")
+        if self.latency_p99_seconds and not self.latency_median_seconds:
+            raise ValueError("Faults.latency_p99_seconds needs latency_median_seconds")
         self._rng = random.Random(self.seed)
+        self._latency_rng = random.Random(derive_seed(self.seed, "latency"))
         self._open.set()
 
     @contextmanager
@@ -110,6 +157,7 @@ class Faults:
             self._queued.clear()
             self._counter = 0
             self._rng = random.Random(self.seed)
+            self._latency_rng = random.Random(derive_seed(self.seed, "latency"))
         self._open.set()
 
     def rate(self, kind: FaultKind) -> float:
@@ -134,3 +182,14 @@ class Faults:
                 if draw < 0:
                     return kind
         return None
+
+    def delay(self, fault: FaultKind | None) -> float:
+        """Seconds to hold back the answer to one request that drew `fault`: `latency_seconds`, a draw from the
+        latency distribution (when its median is set) and `slow_seconds` for a slow fault."""
+        delay = self.latency_seconds
+        if self.latency_median_seconds > 0:
+            with self._lock:
+                delay += lognormal_delay(self._latency_rng, self.latency_median_seconds, self.latency_p99_seconds)
+        if fault == "slow":
+            delay += self.slow_seconds
+        return delay

@@ -19,6 +19,9 @@ class LoggedRequest(NamedTuple):
     status: int
     received: float = 0.0
     """`time.monotonic()` when the request arrived: for tests of waits and rates."""
+    delay: float = 0.0
+    """Seconds the answer was held back on purpose (latency_seconds, the latency distribution's draw, a slow
+    fault), as drawn: compare these, not wall times, to check the latency distribution."""
 
 
 class RequestLog:

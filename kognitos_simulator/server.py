@@ -12,6 +12,7 @@ import uvicorn
 
 from kognitos_simulator.app import SimulatorApp, create_app
 from kognitos_simulator.faults import Faults
+from kognitos_simulator.ratelimit import RateLimiter
 from kognitos_simulator.requestlog import RequestLog
 from kognitos_simulator.settings import SimulatorSettings
 from kognitos_simulator.world import World
@@ -21,7 +22,8 @@ _STARTUP_TIMEOUT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class RunningSimulator:
-    """A live simulator: where it listens, how to authenticate, and its world, faults and request log."""
+    """A live simulator: where it listens, how to authenticate, and its world, faults, request log and rate
+    limiter (`rate_limiter.rate` / `.burst` change the token buckets at runtime)."""
 
     base_url: str  # e.g. http://127.0.0.1:54321 (without /api/v1)
     token: str
@@ -29,6 +31,7 @@ class RunningSimulator:
     faults: Faults
     requests: RequestLog
     app: SimulatorApp
+    rate_limiter: RateLimiter
 
 
 @contextmanager
@@ -52,7 +55,7 @@ def running_simulator(settings: SimulatorSettings, port: int = 0) -> Iterator[Ru
     bound_port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield RunningSimulator(f"http://127.0.0.1:{bound_port}", settings.token, world, app.faults,
-                               app.request_log, app)
+                               app.request_log, app, app.rate_limiter)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

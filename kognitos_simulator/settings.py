@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kognitos_simulator.faults import Faults
+from kognitos_simulator.ratelimit import check_rate_limit
 
 # The default simulated "now". Its 30 days of history span the end of daylight saving time in Europe
 # (2025-10-26) and in the USA (2025-11-02), so daily aggregates meet a DST change by default.
@@ -99,12 +100,23 @@ class SimulatorSettings:
     """More organizations the token can see besides the world's own, each with its own id and title and no
     workspaces: CurrentUserOrganizations lists them after it, GetOrganization answers them, their workspace lists
     are empty and anything under one of their workspaces is NOT_FOUND."""
+    extra_tokens: tuple[str, ...] = ()
+    """More bearer tokens the service accepts besides `token`, with the same access (each has its own rate-limit
+    bucket)."""
+    rate_limit: float | None = None
+    """Requests per second each bearer token may make (a token bucket per token, see ratelimit.py); None: no limit.
+    Beyond it the answer is 429 RESOURCE_EXHAUSTED with Retry-After; the running app's `rate_limiter` changes it
+    at runtime."""
+    burst: int | None = None
+    """The size of each token's bucket: requests admitted at once after a quiet spell. None: one second's worth
+    (the rate rounded up, at least 1)."""
 
     def __post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:
             raise ValueError("SimulatorSettings.start must be timezone-aware")
-        if not self.token:
-            raise ValueError("SimulatorSettings.token must not be empty")
+        if not self.token or not all(self.extra_tokens):
+            raise ValueError("SimulatorSettings.token and extra_tokens must not be empty")
+        check_rate_limit(self.rate_limit, self.burst)
         if not 0 <= self.extra_organizations <= MAX_EXTRA_ORGANIZATIONS:
             raise ValueError(f"SimulatorSettings.extra_organizations must be between 0 and {MAX_EXTRA_ORGANIZATIONS}, "
                              f"got {self.extra_organizations}")

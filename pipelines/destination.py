@@ -99,7 +99,8 @@ def opened_read_only(pipeline: dlt.Pipeline) -> dlt.Pipeline:
     if (path := duckdb_file(pipeline)) is None:
         return pipeline
     wait_for_duckdb_file(path, read_only=True)
-    pipeline.destination = dlt.destinations.duckdb(credentials=DuckDbCredentials(path, read_only=True))
+    pipeline.destination = dlt.destinations.duckdb(  # type: ignore[assignment]  # a Destination, typed narrower
+        credentials=DuckDbCredentials(path, read_only=True))
     return pipeline
 
 

@@ -95,9 +95,11 @@ def kognitos_source(
         resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)
     runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config,
                                                                                          RequestCosts())
-    run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config)
+    journal = resources.JournalOutputs()
+    run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config,
+                                                                                                   journal)
     execution_outputs = dlt.transformer(
-        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client)
+        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client, journal)
     daily_run_aggregates = dlt.transformer(
         resources.daily_run_aggregates, data_from=workspaces, **schema.DAILY_RUN_AGGREGATES.hints())(client, config)
     automation_run_aggregates = dlt.transformer(

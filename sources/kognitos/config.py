@@ -60,6 +60,11 @@ class SourceConfig(BaseConfiguration):
     """Days re-queried by later loads (2 = today and yesterday)."""
     max_requests_per_second: float | None = None
     """Client-side rate limit across all requests of a load; default none."""
+    execution_output_types: str | None = None
+    """Where execution_outputs' `value_type` comes from: "inferred" from each value, read from the `completed` journal
+    entries the load already has, no request; "declared": the declared types, one Get Execution Outputs request per
+    execution. Default: what the loaded outputs have ("inferred" on a first load; "declared" for pipelines that
+    loaded outputs before the choice existed). A value other than the loaded outputs' is refused until --refresh."""
 
     def on_resolved(self) -> None:
         """Check every value, raising `ConfigError` naming the key, the bad value and the fix, and normalise it."""
@@ -88,6 +93,12 @@ class SourceConfig(BaseConfiguration):
             raise ConfigError(
                 "max_requests_per_second", f"{self.max_requests_per_second!r} is not a positive number",
                 "Remove it (no client-side limit, the default) or use e.g. 5.",
+            )
+        if self.execution_output_types is not None and self.execution_output_types not in settings.OUTPUT_TYPES:
+            raise ConfigError(
+                "execution_output_types", f"{self.execution_output_types!r} is not one of {settings.OUTPUT_TYPES}",
+                f"Use {settings.OUTPUT_TYPES_INFERRED!r} (types from the values, no request) or "
+                f"{settings.OUTPUT_TYPES_DECLARED!r} (declared types, one request per execution), or remove it.",
             )
         if not 1 <= self.page_size <= settings.MAX_PAGE_SIZE:
             raise ConfigError(

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from . import values
 from .timestamps import parse_optional_timestamp, timestamp_key
-from .values import value_type_name
+from .values import inferred_value_type, value_type_name
 
 logger = logging.getLogger(__name__)
 
@@ -222,21 +222,35 @@ def node_kind(event: Mapping[str, Any]) -> str | None:
     return body.get("node_kind") if isinstance(body, Mapping) else None
 
 
+class NewEvents(NamedTuple):
+    rows: list[Row]
+    """The rows of the events after the first `loaded`."""
+    total: int
+    """How many events the run's stream holds."""
+    outputs: dict[str, Mapping[str, Any]]
+    """The outputs (`commonV1Value`s by name) of each execution whose `completed` entry is among the new events."""
+
+
 def new_event_rows(
     pages: Iterable[Sequence[Mapping[str, Any]]], run: Row, node_kinds: frozenset[str], loaded: int
-) -> tuple[list[Row], int]:
-    """The rows of a run's events after the first `loaded`, and how many events its stream holds.
+) -> NewEvents:
+    """The new events of a run, as rows, and what their `completed` entries say of the executions' outputs.
 
     The stream is what `node_kinds` keeps: node events of those kinds and every event without a node (all events
     if it is empty). `event_index` numbers positions in that stream, so a filtered load numbers without gaps.
     """
     rows: list[Row] = []
+    outputs: dict[str, Mapping[str, Any]] = {}
     total = 0
     for page in pages:
         kept = [event for event in page if not node_kinds or (kind := node_kind(event)) is None or kind in node_kinds]
-        rows.extend(event_row(event, run, total + i) for i, event in enumerate(kept) if total + i >= loaded)
+        for event in kept[max(0, loaded - total):]:
+            rows.append(event_row(event, run, loaded + len(rows)))  # positions run on from the loaded ones
+            journal = event.get("execution_journal") or {}
+            if "completed" in journal and journal.get("execution_id"):
+                outputs[journal["execution_id"]] = (journal["completed"] or {}).get("outputs") or {}
         total += len(kept)
-    return rows, total
+    return NewEvents(rows, total, outputs)
 
 
 def event_row(event: Mapping[str, Any], run: Row, event_index: int) -> Row:
@@ -289,16 +303,23 @@ def _event_row(
 
 
 def execution_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: str) -> list[Row]:
-    """One row per `set_output` of an execution (kognitos-api.md §3.7)."""
-    return [
-        {
-            "execution_id": execution_id, "run_id": run["run_id"], "automation_id": run["automation_id"],
-            "workspace_id": run["workspace_id"], "organization_id": run["organization_id"],
-            "output_name": name, "value": decode_or_keep((output or {}).get("value")),
-            "value_type": value_type_name((output or {}).get("type")),
-        }
-        for name, output in (outputs.get("outputs") or {}).items()
-    ]
+    """One row per `set_output` of an execution, with its declared type (Get Execution Outputs, §3.7)."""
+    return [_output_row(run, execution_id, name, (output or {}).get("value"),
+                        value_type_name((output or {}).get("type")))
+            for name, output in (outputs.get("outputs") or {}).items()]
+
+
+def journal_output_rows(outputs: Mapping[str, Any], run: Row, execution_id: str) -> list[Row]:
+    """One row per `set_output` of an execution, from its `completed` journal entry: the same values as Get
+    Execution Outputs, typed by what each value says of itself (values.inferred_value_type)."""
+    return [_output_row(run, execution_id, name, value, inferred_value_type(value)) for name, value in outputs.items()]
+
+
+def _output_row(run: Row, execution_id: str, name: str, value: Mapping[str, Any] | None, value_type: str | None
+                ) -> Row:
+    return {"execution_id": execution_id, "run_id": run["run_id"], "automation_id": run["automation_id"],
+            "workspace_id": run["workspace_id"], "organization_id": run["organization_id"], "output_name": name,
+            "value": decode_or_keep(value), "value_type": value_type}
 
 
 def daily_aggregate_rows(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -33,13 +33,21 @@ from .records import (
     daily_aggregate_rows,
     daily_counts,
     execution_output_rows,
+    journal_output_rows,
     new_event_rows,
     run_row,
     run_version,
     workspace_row,
 )
-from .settings import ROWS_PER_PAGE, WORKSPACE_WIDE
-from .state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers, node_kinds_of_loaded_events
+from .settings import OUTPUT_TYPES_DECLARED, OUTPUT_TYPES_INFERRED, ROWS_PER_PAGE, WORKSPACE_WIDE
+from .state import (
+    DailySeriesLoadedUntil,
+    OpenRunEventCounts,
+    RunTrackers,
+    events_loaded_before,
+    node_kinds_of_loaded_events,
+    output_types_of_loaded_outputs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,39 +184,64 @@ def _automation_runs(
         yield rows
 
 
-def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
+class JournalOutputs:
+    """What each execution's `completed` journal entry says of its outputs, handed from `run_events`, which reads
+    the entries, to `execution_outputs`, which takes each execution's as its page arrives: the same values as Get
+    Execution Outputs, without a request. Kept only while `execution_outputs` is selected, so nothing piles up."""
+
+    def __init__(self, *, value_types: str = OUTPUT_TYPES_INFERRED, keeping: bool = False) -> None:
+        self._waiting: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.value_types = value_types
+        """Where this load's output types come from: the loaded outputs' (`run_events` decides, before its pages)."""
+        self.keeping = keeping
+
+    def keep(self, workspace_id: str, outputs: Mapping[str, Mapping[str, Any]]) -> None:
+        if self.keeping:
+            self._waiting.update({(workspace_id, execution): values for execution, values in outputs.items()})
+
+    def take(self, workspace_id: str, execution_id: str) -> Mapping[str, Any]:
+        return self._waiting.pop((workspace_id, execution_id), {})
+
+
+def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig, journal: JournalOutputs
+               ) -> Iterator[pa.Table]:
     """The events of each new or changed run, numbered by position; only events not loaded before.
 
     Runs are fetched concurrently (bounded by the client). For runs still open, resource state keeps how
     many events were loaded, so a later load adds the new ones without renumbering or duplicating.
     """
     state = dlt.current.resource_state()
+    journal.value_types = output_types_of_loaded_outputs(dlt.current.source_state(), config.execution_output_types,
+                                                         events_before=events_loaded_before(state))
+    _check_output_types_unchanged(journal.value_types, config.execution_output_types)
+    journal.keeping = "execution_outputs" in dlt.current.source().selected_resources
     node_kinds = tuple(config.node_kinds or ())
     _check_node_kinds_unchanged(node_kinds_of_loaded_events(state, node_kinds), node_kinds)
     loaded = OpenRunEventCounts.of_resource(state)
     params = list_params(config.page_size)
     kinds = frozenset(node_kinds)
 
-    def fetch(run: Row) -> tuple[Row, int, list[Row]]:
+    def fetch(run: Row) -> tuple[Row, Any]:
         path = paths.run_events(run["organization_id"], run["workspace_id"], run["automation_id"], run["run_id"])
         skip = loaded.loaded(run["workspace_id"], run["automation_id"], run["run_id"])
-        rows, total = new_event_rows(client.pages(path, "run_events", params), run, kinds, skip)
-        return run, total, rows
+        return run, new_event_rows(client.pages(path, "run_events", params), run, kinds, skip)
 
     def rows() -> Iterator[list[Row]]:
         run_rows = _rows(runs_page, "organization_id", "workspace_id", "automation_id", "run_id", "state")
-        for run, total, rows in client.concurrently(fetch, run_rows):
-            client.stats.add("events", len(rows))
+        for run, new in client.concurrently(fetch, run_rows):
+            client.stats.add("events", len(new.rows))
             client.stats.add("runs_with_events")
-            yield rows
-            loaded.record(run["workspace_id"], run["automation_id"], run["run_id"], total,
+            journal.keep(run["workspace_id"], new.outputs)
+            yield new.rows
+            loaded.record(run["workspace_id"], run["automation_id"], run["run_id"], new.total,
                           finished=run["state"] in schema.TERMINAL_RUN_STATES)
 
     yield from _pages(schema.RUN_EVENTS, rows())
 
 
-def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator[pa.Table]:
-    """Outputs of each execution whose `completed` journal entry was just loaded: fetched once per execution.
+def execution_outputs(events_page: pa.Table, client: KognitosClient, journal: JournalOutputs) -> Iterator[pa.Table]:
+    """Outputs of each execution whose `completed` journal entry was just loaded, once per execution: from that
+    entry, typed by the values (no request), or with their declared types, one Get Execution Outputs each.
 
     An execution belongs to one run, and a run's new events all arrive in one page (`_pages` never splits a
     run), so dropping repeats within the page is enough for a load to emit each execution's outputs once, as
@@ -218,12 +251,27 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient) -> Iterator
     completed = {(row["workspace_id"], row["execution_id"]): row
                  for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id", "run_id",
                                   "execution_id") if row["execution_id"]}
+    from_journal = {key: journal.take(*key) for key in completed}  # taken either way: nothing is left waiting
+    if journal.value_types != OUTPUT_TYPES_DECLARED:
+        yield from _pages(schema.EXECUTION_OUTPUTS, (journal_output_rows(from_journal[key], event, key[1])
+                                                     for key, event in completed.items()))
+        return
 
     def fetch(event: Row) -> list[Row]:
         path = paths.execution_outputs(event["organization_id"], event["workspace_id"], event["execution_id"])
         return execution_output_rows(client.get(path), event, event["execution_id"])
 
     yield from _pages(schema.EXECUTION_OUTPUTS, client.concurrently(fetch, completed.values()))
+
+
+def _check_output_types_unchanged(saved: str, configured: str | None) -> None:
+    """Rows already loaded keep their types: a different source of types would mix two kinds in one column."""
+    if configured is not None and configured != saved:
+        raise ConfigError(
+            "execution_output_types", f"it is {configured!r}, but the outputs loaded so far have {saved} types",
+            f"Put {saved!r} back (or remove the setting: the loaded outputs' choice is kept), or reload the outputs "
+            "from scratch with `kognitos-elt run --refresh`.",
+        )
 
 
 def _check_node_kinds_unchanged(saved: tuple[str, ...], node_kinds: tuple[str, ...]) -> None:

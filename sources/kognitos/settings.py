@@ -30,3 +30,8 @@ DEFAULT_DAILY_HISTORY_DAYS = 365
 DEFAULT_DAILY_LOOKBACK_DAYS = 2
 WORKSPACE_WIDE = "*"
 """`automation_id` of daily aggregate rows that count the whole workspace (no NULL in a key)."""
+
+OUTPUT_TYPES_INFERRED = "inferred"
+OUTPUT_TYPES_DECLARED = "declared"
+OUTPUT_TYPES = (OUTPUT_TYPES_INFERRED, OUTPUT_TYPES_DECLARED)
+"""Where execution_outputs' `value_type` comes from (SourceConfig.execution_output_types)."""

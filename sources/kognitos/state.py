@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, ClassVar, Self
 
 from .open_runs import RunTracker
+from .settings import OUTPUT_TYPES_DECLARED, OUTPUT_TYPES_INFERRED
 
 RUN_TRACKERS = "run_trackers_by_automation"
 """In `runs`: each automation's RunTracker (cursor, open runs, count), by `workspace_id/automation_id`."""
@@ -25,6 +26,8 @@ EVENT_NODE_KINDS = "node_kinds_of_loaded_events"
 """In `run_events`: the `node_kinds` filter under which the loaded events were numbered."""
 DAILY_SERIES_LOADED_UNTIL = "daily_series_loaded_until"
 """In `daily_run_aggregates`: the last day loaded (ISO date) of each series, by `workspace_id/time_zone/automation`."""
+OUTPUT_VALUE_TYPES = "value_types_of_loaded_outputs"
+"""In `execution_outputs`: where the loaded outputs' `value_type` came from, "inferred" or "declared"."""
 
 FORMER_NAMES = {
     RUN_TRACKERS: "automations_v1",
@@ -37,7 +40,7 @@ FORMER_NAMES = {
 
 def _entry(resource_state: dict[str, Any], key: str, default: Any) -> Any:
     """The entry to read and update while loading, moved from its former name if the state predates it."""
-    former = FORMER_NAMES[key]
+    former = FORMER_NAMES.get(key)
     if key not in resource_state and former in resource_state:
         resource_state[key] = resource_state.pop(former)
     return resource_state.setdefault(key, default)
@@ -109,6 +112,20 @@ class OpenRunEventCounts(_SavedMap):
 def node_kinds_of_loaded_events(resource_state: dict[str, Any], node_kinds: tuple[str, ...]) -> tuple[str, ...]:
     """The `node_kinds` the loaded events were numbered under; `node_kinds` itself on a first load."""
     return tuple(_entry(resource_state, EVENT_NODE_KINDS, list(node_kinds)))
+
+
+def events_loaded_before(run_events_state: Mapping[str, Any]) -> bool:
+    """Whether an earlier load loaded events (read before this load records its own)."""
+    return EVENT_NODE_KINDS in run_events_state or FORMER_NAMES[EVENT_NODE_KINDS] in run_events_state
+
+
+def output_types_of_loaded_outputs(source_state: dict[str, Any], configured: str | None, *,
+                                   events_before: bool) -> str:
+    """Where the loaded outputs' types came from; on a first load, `configured` (default inferred). A pipeline that
+    loaded events before this entry existed loaded declared types: Get Execution Outputs was then the only way."""
+    outputs_state = source_state.setdefault("resources", {}).setdefault("execution_outputs", {})
+    first = OUTPUT_TYPES_DECLARED if events_before else configured or OUTPUT_TYPES_INFERRED
+    return str(_entry(outputs_state, OUTPUT_VALUE_TYPES, first))
 
 
 class DailySeriesLoadedUntil(_SavedMap):

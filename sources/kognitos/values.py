@@ -122,6 +122,35 @@ def value_type_name(value_type: Mapping[str, Any] | None) -> str | None:
     return kind
 
 
+_KIND_TYPES = {"bool_value": "boolean", "number": "number", "text": "text", "date": "date", "timeofday": "time",
+               "datetime": "datetime", "file": "file", "table": "table", "dictionary": "dictionary",
+               "time_zone": "time_zone", "duration": "duration"}
+"""The type a value's own kind says, named as `value_type_name` names declared types. The kinds that map to a
+scalar `v1ValueType` (text, number, boolean, date, datetime, time, file) are exact; tables and dictionaries lose
+the name a declared type carries (`table:invoice` reads `table`); `time_zone` and `duration` have no declared
+scalar type (the service declares them `any`)."""
+
+
+def inferred_value_type(value: Mapping[str, Any] | None) -> str | None:
+    """A `commonV1Value`'s type as far as the value itself says it, in `value_type_name`'s names: `list<...>` and
+    `set<...>` from their items (`any` when they differ, `unspecified` when none says). A null value, or
+    an unknown kind, says nothing: None. What a value cannot tell (optional, sensitive, union, enum, opaque types,
+    and a table's or dictionary's declared name) only Get Execution Outputs declares."""
+    if not value or len(value) != 1:
+        return None
+    ((kind, raw),) = value.items()
+    if kind in ("list", "set"):
+        return f"{kind}<{_items_type((raw or {}).get('items', []))}>"
+    return _KIND_TYPES.get(kind)
+
+
+def _items_type(items: list[Mapping[str, Any]]) -> str:
+    kinds = {inferred_value_type(item) for item in items} - {None}  # a null item says nothing of the others
+    if len(kinds) == 1:
+        return kinds.pop()  # type: ignore[return-value]
+    return "any" if kinds else "unspecified"
+
+
 def _inner_name(value_type: Mapping[str, Any] | None) -> str:
     return value_type_name(value_type) or "unspecified"
 

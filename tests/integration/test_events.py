@@ -69,24 +69,29 @@ def test_outputs_of_every_completed_execution_are_loaded_once(
     assert set(rows) == expected
 
 
-def test_an_execution_reported_completed_twice_in_one_page_has_its_outputs_fetched_once(
-    simulator: RunningSimulator,
+@pytest.mark.parametrize("value_types", ["inferred", "declared"])
+def test_an_execution_reported_completed_twice_in_one_page_has_its_outputs_emitted_once(
+    simulator: RunningSimulator, value_types: str
 ) -> None:
     """The outputs table merges without deduplicating what was staged, so the source must not emit them twice."""
     world = simulator.world
-    completed = next(
-        {"organization_id": world.organization_id, "workspace_id": ws, "automation_id": auto, "run_id": run,
-         "execution_id": event["execution_journal"]["execution_id"], "journal_type": "completed"}
+    completed, outputs = next(
+        ({"organization_id": world.organization_id, "workspace_id": ws, "automation_id": auto, "run_id": run,
+          "execution_id": event["execution_journal"]["execution_id"], "journal_type": "completed"},
+         event["execution_journal"]["completed"].get("outputs", {}))
         for ws, auto, run in live_runs(world) for event in world.run_events(ws, auto, run)
         if "completed" in (event.get("execution_journal") or {})
     )
+    journal = resources.JournalOutputs(value_types=value_types, keeping=True)
+    journal.keep(completed["workspace_id"], {completed["execution_id"]: outputs})
 
     with KognitosClient(simulator.base_url, simulator.token) as client:
-        pages = list(resources.execution_outputs(pa.Table.from_pylist([completed, completed]), client))
+        pages = list(resources.execution_outputs(pa.Table.from_pylist([completed, completed]), client, journal))
 
-    outputs = world.execution_outputs(completed["workspace_id"], completed["execution_id"])["outputs"]
-    assert sorted(pa.concat_tables(pages)["output_name"].to_pylist()) == sorted(outputs)
-    assert simulator.requests.count(path_contains="/outputs") == 1
+    declared = world.execution_outputs(completed["workspace_id"], completed["execution_id"])["outputs"]
+    assert sorted(pa.concat_tables(pages)["output_name"].to_pylist()) == sorted(declared)
+    assert simulator.requests.count(path_contains="/outputs") == (1 if value_types == "declared" else 0)
+    assert journal.take(completed["workspace_id"], completed["execution_id"]) == {}, "nothing left waiting"
 
 
 def test_runs_with_more_than_a_page_of_events_and_a_fault_mid_pages_lose_nothing(

@@ -62,7 +62,7 @@ def test_max_requests_per_second_holds_over_a_real_load(
 
     monkeypatch.setattr(httpx.Client, "send", timed_send)
 
-    load(max_requests_per_second=40)
+    load(max_requests_per_second=40, execution_output_types="declared")  # a request per execution: a longer load
 
     times = sorted(sent)
     assert len(times) == len(simulator.requests.entries) > 200, "a load long enough to measure a rate"

@@ -12,7 +12,13 @@ import pytest
 from kognitos_elt.destination import DEFAULT_PIPELINE_NAME
 from kognitos_elt.kognitos import ConfigError
 from kognitos_elt.kognitos.records import short_id
-from kognitos_elt.kognitos.state import DAILY_SERIES_LOADED_UNTIL, EVENT_NODE_KINDS, OPEN_RUN_EVENT_COUNTS, RUN_TRACKERS
+from kognitos_elt.kognitos.state import (
+    DAILY_SERIES_LOADED_UNTIL,
+    EVENT_NODE_KINDS,
+    OPEN_RUN_EVENT_COUNTS,
+    OUTPUT_VALUE_TYPES,
+    RUN_TRACKERS,
+)
 from kognitos_elt.status import status_lines
 from kognitos_simulator import RunningSimulator
 
@@ -87,3 +93,21 @@ def test_state_saved_under_the_earlier_names_is_read_by_status_and_continued_by_
     simulator.world.insert_runs(workspaces[0], short_id(simulator.world.automations(workspaces[0])[0]["name"]))
     with pytest.raises(ConfigError, match="node_kinds"):
         load(node_kinds=["FunctionCall"])
+
+
+def test_a_pipeline_that_loaded_outputs_before_their_types_were_kept_goes_on_declaring_them(
+    simulator: RunningSimulator, load: Loader, query: Query
+) -> None:
+    load(execution_output_types="declared")
+    with dlt.attach(DEFAULT_PIPELINE_NAME).managed_state() as state:  # as the source before the choice left it
+        del state["sources"]["kognitos"]["resources"]["execution_outputs"][OUTPUT_VALUE_TYPES]
+    simulator.world.advance(timedelta(hours=6))
+    simulator.requests.clear()
+
+    with pytest.raises(ConfigError, match="execution_output_types"):
+        load(execution_output_types="inferred")
+    load()
+
+    assert simulator.requests.count(path_contains="/outputs") > 0, "the new outputs were declared, as the old ones"
+    types = {value_type for (value_type,) in query("SELECT DISTINCT value_type FROM kognitos.execution_outputs")}
+    assert "table:line items" in types and "table" not in types

@@ -179,3 +179,23 @@ def test_aggregates_and_outputs_when_querying_a_workspace(client: httpx.Client, 
     assert {name: output["value"] for name, output in outputs["outputs"].items()} == completed[-1]["completed"][
         "outputs"]
     assert all("type" in output for output in outputs["outputs"].values())
+
+
+def test_every_completed_journal_entry_holds_the_values_its_outputs_endpoint_declares(
+    client: httpx.Client, api: Api
+) -> None:
+    """kognitos-elt reads outputs from the journal by default: the two must agree for every execution."""
+    workspace_id, automation_id = api.showcase()
+    compared = 0
+    for run_id in api.run_ids(workspace_id, automation_id):
+        events, _ = collect(client, f"{api.run(workspace_id, automation_id, run_id)}/events", "run_events",
+                            page_size=1000)
+        for journal in (event["execution_journal"] for event in events if "execution_journal" in event):
+            if "completed" not in journal:
+                continue
+            path = f"{api.workspace(workspace_id)}/executions/{journal['execution_id']}/outputs"
+            declared = client.get(path).json().get("outputs", {})
+            assert {name: output["value"] for name, output in declared.items()} == (
+                journal["completed"] or {}).get("outputs", {})
+            compared += 1
+    assert compared > 10

@@ -239,7 +239,7 @@ STREAM = [[{"run_update": {"run": {}}}, node_event("If")], [node_event("Function
 def test_new_event_rows_number_the_kept_stream_across_pages(
     kinds: frozenset[str], loaded: int, indexed: list[tuple[int, str | None]], total: int
 ) -> None:
-    rows, counted = new_event_rows(iter(STREAM), RUN, kinds, loaded)
+    rows, counted, _ = new_event_rows(iter(STREAM), RUN, kinds, loaded)
 
     assert [(row["event_index"], row["node_kind"]) for row in rows] == indexed
     assert counted == total

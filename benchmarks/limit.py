@@ -1,7 +1,8 @@
 """The limit: fetch exactly the pages a kognitos-elt full backfill fetches, parse them, throw them away.
 
-Same URLs (page_size 1000, deleted automations listed with their runs, the outputs of every
-completed execution, both aggregates per workspace), the same bound on requests in flight, the same
+Same URLs (page_size 1000, deleted automations listed with their runs, both aggregates per workspace; the
+outputs of every completed execution read from its `completed` journal entry, as kognitos-elt reads them by
+default, with no request), the same bound on requests in flight, the same
 HTTP stack (one `httpx.Client`, worker threads) and the same parser (orjson). Nothing else: no rows, no
 schema, no files. Work is a LIFO queue of requests drained by `concurrency` threads, so the bound is
 always saturated while anything is left to fetch: no loader that respects the bound can finish sooner.
@@ -118,17 +119,13 @@ class Limit:
 
     def _on_runs(self, runs: list[Json], _: httpx.Response) -> None:
         for run in runs:
-            name: str = run["name"]
-            workspace_path = "/" + name.split("/automations/", 1)[0]
-            self._submit(partial(self._list, f"/{name}/events", {}, "run_events",
-                                 partial(self._on_events, workspace_path)))
+            self._submit(partial(self._list, f"/{run['name']}/events", {}, "run_events", self._on_events))
 
-    def _on_events(self, workspace_path: str, events: list[Json], _: httpx.Response) -> None:
+    def _on_events(self, events: list[Json], _: httpx.Response) -> None:
         for event in events:
             journal = event.get("execution_journal") or {}
-            if "completed" in journal and (execution_id := journal.get("execution_id")):
-                self._submit(partial(self._single, f"{workspace_path}/executions/{execution_id}/outputs", {},
-                                     "outputs"))
+            if "completed" in journal:
+                self._count("outputs", len((journal["completed"] or {}).get("outputs") or {}))
 
     def _single(self, path: str, params: Params, key: str) -> None:
         body, _ = self._get(path, params)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
 from hypothesis import settings
 
+from kognitos_analytics.builder import analytics_schema
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, running_simulator
 
 settings.register_profile("kognitos", deadline=None)
@@ -67,3 +71,21 @@ def configured(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
     monkeypatch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
     return simulator
+
+
+@pytest.fixture
+def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL role of the test's own, with a password found nowhere else, and a dataset for it: (its DSN, the
+    dataset), its schemas and the role dropped at the end. (dbt masks the password's value in everything it prints:
+    a password that is also a word of its output, like CI's `kognitos`, would mask the models' names.)"""
+    name, password = f"kognitos_role_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        cursor.execute(f"GRANT CREATE ON DATABASE {connection.info.dbname} TO {name}")
+    parts = urlsplit(postgres_dsn)
+    yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        for schema in (name, f"{name}_staging", analytics_schema(name)):
+            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
+        cursor.execute(f"DROP ROLE {name}")

@@ -6,12 +6,11 @@ import math
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import dlt
 import duckdb
@@ -149,22 +148,6 @@ def test_the_reconciliation_test_fails_when_runs_and_the_api_counts_disagree(
         build_models(destination=duckdb_destination("kognitos", str(database)))
 
     assert "the load itself is committed" in str(failed.value)
-
-
-@pytest.fixture
-def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
-    """A role of its own with a password found nowhere else, and a dataset for it: (its DSN, the dataset)."""
-    name, password = f"kognitos_models_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
-        cursor.execute(f"GRANT CREATE ON DATABASE {connection.info.dbname} TO {name}")
-    parts = urlsplit(postgres_dsn)
-    yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        for schema in (name, f"{name}_staging", analytics_schema(name)):
-            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
-        cursor.execute(f"DROP ROLE {name}")
 
 
 def test_postgres_models_equal_the_truth_survive_a_refresh_and_never_write_the_password(

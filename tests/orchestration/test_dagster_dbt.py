@@ -7,11 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -19,7 +16,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, evaluate_automati
 from dagster_dlt import DagsterDltResource
 
 from kognitos_analytics import PROJECT_DIR
-from kognitos_analytics.builder import PASSWORD_VARIABLE, SOURCE_TABLES, analytics_schema
+from kognitos_analytics.builder import PASSWORD_VARIABLE, SOURCE_TABLES
 from kognitos_elt import dagster_definitions as dd
 from kognitos_simulator import RunningSimulator
 
@@ -115,24 +112,6 @@ def test_duckdb_models_built_after_two_workspace_partitions_equal_the_truth(
     load_then_build_models(DagsterInstance.ephemeral())
 
     assert_models_hold_the_truth(duckdb_query(database), "kognitos", source_configured)
-
-
-@pytest.fixture
-def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
-    """A role of its own, with a password found nowhere else, and its dataset: (its DSN, the dataset), its schemas
-    dropped at the end. (dbt masks the password's value in everything it prints: a password that is also a word
-    of its output, like CI's `kognitos`, would mask the models' names.)"""
-    name, password = f"kognitos_dagster_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
-        cursor.execute(f"GRANT CREATE ON DATABASE {connection.info.dbname} TO {name}")
-    parts = urlsplit(postgres_dsn)
-    yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        for schema in (name, f"{name}_staging", analytics_schema(name)):
-            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
-        cursor.execute(f"DROP ROLE {name}")
 
 
 def test_postgres_models_built_after_two_workspace_partitions_equal_the_truth(

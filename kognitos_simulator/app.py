@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -369,8 +370,11 @@ class SimulatorApp:
         filter_text = query.text("filter")
         matches = exception_filter(filter_text)
         binding = f"exceptions|{workspace_id}|{filter_text}|{requested}|{skip}"
+        token = query.text("page_token")
         # AIP-158: skip counts from the token's position, on every request that sends it.
-        offset = self._tokens.position(query.text("page_token"), binding) + skip
+        offset = self._tokens.position(token, binding) + skip
+        if token and self.faults.advance_clock_while_paginating_exceptions > 0:
+            self.world.advance(timedelta(seconds=self.faults.advance_clock_while_paginating_exceptions))
         page, total = self.world.exceptions_page(workspace_id, matches, offset, size)
         more = offset + size < total
         body = _page_body("exceptions", page, self._tokens.issue(binding, offset + size) if more else None)

@@ -17,7 +17,7 @@ import functools
 import threading
 import time
 import zoneinfo
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -34,7 +34,8 @@ from kognitos_simulator.entities import (
     build_organization,
 )
 from kognitos_simulator.errors import failed_precondition, invalid_argument, not_found
-from kognitos_simulator.filters import IntervalSet
+from kognitos_simulator.filters import ExceptionFacts, IntervalSet
+from kognitos_simulator.guidance import ExceptionLife, GuidanceCenter, episodes
 from kognitos_simulator.ids import NanoIdCodec, UuidCodec
 from kognitos_simulator.pagination import take_descending
 from kognitos_simulator.plans import CONTINUABLE, PAUSABLE, PlanFactory, RunPlan
@@ -65,6 +66,27 @@ class _Lru(Generic[K, V]):
         if len(self._items) > self._size:
             self._items.popitem(last=False)
         return value
+
+
+class _ExceptionIndex:
+    """The exceptions of one workspace's runs scanned so far, oldest first, whether raised yet or not.
+
+    A run appears at the end of its automation's visible prefix (the clock only moves forward and inserted runs
+    are created at `now`), so `cursors` (runs scanned per automation) is all it takes to add only new runs.
+    """
+
+    def __init__(self) -> None:
+        self.lives: list[ExceptionLife] = []
+        self.by_id: dict[str, ExceptionLife] = {}
+        self.cursors: dict[str, int] = {}
+
+    def add(self, life: ExceptionLife) -> None:
+        bisect.insort(self.lives, life, key=lambda item: (item.create_ns, item.exception_id))
+        self.by_id[life.exception_id] = life
+
+    def raised(self, now: int) -> list[ExceptionLife]:
+        """Those raised at or before `now`, newest first (ties by id, descending): List Exceptions' order."""
+        return self.lives[: bisect.bisect_right(self.lives, now, key=lambda item: item.create_ns)][::-1]
 
 
 def _copy(value: Any) -> Any:
@@ -113,7 +135,10 @@ class World:
         self._overrides: dict[tuple[str, int], list[tuple[str, int, str]]] = {}
         self._plan_cache: _Lru[tuple[str, int, int], RunPlan] = _Lru(10_000)
         self._event_cache: _Lru[tuple[str, int, int], list[Event]] = _Lru(256)
+        self._guidance = GuidanceCenter(settings.seed, self._organization.users, self._organization.workspaces)
         self._completions: dict[str, dict[int, int | None]] = {}
+        self._run_exceptions: dict[str, dict[int, tuple[ExceptionLife, ...]]] = {}
+        self._exception_indexes: dict[str, _ExceptionIndex] = {}
 
     # The clock.
 
@@ -159,8 +184,9 @@ class World:
             raise not_found("run", run_id, f"{automation.name}/runs/{run_id}")
         return key
 
-    def _plan(self, automation: Automation, key: int, *, with_values: bool = True) -> RunPlan:
-        overrides = self._overrides.get((automation.id, key), [])
+    def _plan(self, automation: Automation, key: int, *, with_values: bool = True, planned: bool = False) -> RunPlan:
+        """The run's plan with its pauses and continues applied (`planned`: as generated, without them)."""
+        overrides = [] if planned else self._overrides.get((automation.id, key), [])
 
         def build() -> RunPlan:
             index = self._indexes[automation.id]
@@ -175,13 +201,63 @@ class World:
                     plan = self._plans.continued(plan, at_ns, number)
             return plan
 
-        if not with_values:
+        if not with_values or planned:
             return build()
         return self._plan_cache.get((automation.id, key, len(overrides)), build)
 
     def _events(self, plan: RunPlan) -> list[Event]:
         overrides = len(self._overrides.get((plan.automation.id, plan.key), []))
         return self._event_cache.get((plan.automation.id, plan.key, overrides), lambda: self._renderer.events(plan))
+
+    def _completed_ns(self, automation: Automation, key: int) -> int | None:
+        """When the run completes (None: never), computed once per run (again after a pause or continue)."""
+        completions = self._completions.setdefault(automation.id, {})
+        if key not in completions:
+            completions[key] = self._plan(automation, key, with_values=False).completed_at()
+        return completions[key]
+
+    def _exceptions_of(self, automation: Automation, key: int) -> tuple[ExceptionLife, ...]:
+        """The run's exceptions over its whole life, computed once per run (again after a pause or continue).
+
+        Only runs planned to await guidance can raise one (a pause or continue never adds guidance), so the
+        others need no plan.
+        """
+        known = self._run_exceptions.setdefault(automation.id, {})
+        if key not in known:
+            exceptions: tuple[ExceptionLife, ...] = ()
+            if self._plans.awaits_guidance(automation, key):
+                plan = self._plan(automation, key, with_values=False)
+
+                def planned_end(exception_id: str) -> int | None:
+                    planned = self._plan(automation, key, with_values=False, planned=True)
+                    return next(e.end_ns for e in episodes(planned) if e.exception_id == exception_id)
+
+                exceptions = self._guidance.lives(plan, self._run_ids[automation.id].encode(key),
+                                                  lambda ordinal: self._renderer.execution_id(plan, ordinal),
+                                                  planned_end)
+            known[key] = exceptions
+        return known[key]
+
+    def _exception_index(self, workspace_id: str, now: int) -> _ExceptionIndex:
+        """The workspace's exception index, with every run that exists at `now` scanned."""
+        index = self._exception_indexes.setdefault(workspace_id, _ExceptionIndex())
+        for automation in self._workspace(workspace_id).automations:
+            runs = self._indexes[automation.id]
+            visible = runs.visible(now)
+            for key in runs.keys[index.cursors.get(automation.id, 0) : visible]:
+                for life in self._exceptions_of(automation, key):
+                    index.add(life)
+            index.cursors[automation.id] = visible
+        return index
+
+    def _facts(self, life: ExceptionLife, now: int) -> ExceptionFacts:
+        return ExceptionFacts(life.state_at(now).removeprefix("EXCEPTION_STATE_"), life.automation_id, life.run_id,
+                              life.group, life.create_ns)
+
+    def _matching(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None, now: int
+                  ) -> list[ExceptionLife]:
+        raised = self._exception_index(workspace_id, now).raised(now)
+        return raised if matches is None else [life for life in raised if matches(self._facts(life, now))]
 
     @staticmethod
     def _visible(events: list[Event], now: int) -> int:
@@ -266,6 +342,36 @@ class World:
                 raise missing
             return _copy(outputs)  # type: ignore[no-any-return]
 
+    def exceptions(self, workspace_id: str) -> list[Json]:
+        """Every exception that exists now, as List Exceptions renders them, in its order (newest first)."""
+        with self._lock:
+            page, _ = self.exceptions_page(workspace_id, None, 0, KEY_LIMIT)
+            return _copy(page)  # type: ignore[no-any-return]
+
+    def exception(self, workspace_id: str, exception_id: str) -> Json:
+        """Get Exception: the exception now."""
+        with self._lock:
+            now = self.now_ns
+            return _copy(self._exception_life(workspace_id, exception_id, now).render(now))  # type: ignore[no-any-return]
+
+    def exception_history(self, workspace_id: str, exception_id: str) -> list[Json]:
+        """The exception as it was after each of its changes until now, oldest first (the last is Get Exception's)."""
+        with self._lock:
+            now = self.now_ns
+            return _copy(self._exception_life(workspace_id, exception_id, now).history(now))  # type: ignore[no-any-return]
+
+    def exception_groups(self, workspace_id: str) -> list[Json]:
+        """The static exception groups of the workspace (v1ExceptionGroup), as countByGroup describes them."""
+        self._workspace(workspace_id)
+        return self._guidance.groups(workspace_id)
+
+    def _exception_life(self, workspace_id: str, exception_id: str, now: int) -> ExceptionLife:
+        life = self._exception_index(workspace_id, now).by_id.get(exception_id)
+        if life is None or life.create_ns > now:
+            workspace = self._workspace(workspace_id)
+            raise not_found("exception", exception_id, f"{workspace.name}/exceptions/{exception_id}")
+        return life
+
     def automation_run_aggregates(self, workspace_id: str) -> list[Json]:
         """Per automation (deleted ones included): all-time total and completed run counts, as strings."""
         with self._lock:
@@ -274,12 +380,9 @@ class World:
             for automation in sorted(self._workspace(workspace_id).automations, key=lambda a: a.id):
                 index = self._indexes[automation.id]
                 visible = index.visible(now)
-                completions = self._completions.setdefault(automation.id, {})
                 completed = 0
                 for key in index.keys[:visible]:
-                    if key not in completions:
-                        completions[key] = self._plan(automation, key, with_values=False).completed_at()
-                    done = completions[key]
+                    done = self._completed_ns(automation, key)
                     completed += done is not None and done <= now
                 stats = {}
                 if visible:
@@ -340,6 +443,25 @@ class World:
             total = sum(high - low for low, high in ranges)
             return runs, offset + len(positions) < total
 
+    def exceptions_page(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None, offset: int,
+                        size: int) -> tuple[list[Json], int]:
+        """A page of the exceptions that exist now and match (newest first), and how many match in all."""
+        with self._lock:
+            now = self.now_ns
+            matching = self._matching(workspace_id, matches, now)
+            return [life.render(now) for life in matching[offset : offset + size]], len(matching)
+
+    def exception_counts(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None
+                         ) -> tuple[Counter[str], Counter[str]]:
+        """How many exceptions that exist now and match are in each group and each automation (full names; the
+        ungrouped under "")."""
+        with self._lock:
+            now = self.now_ns
+            workspace = self._workspace(workspace_id)
+            matching = self._matching(workspace_id, matches, now)
+            return (Counter(self._guidance.group_name(workspace_id, life.group) for life in matching),
+                    Counter(f"{workspace.name}/automations/{life.automation_id}" for life in matching))
+
     def events_page(self, workspace_id: str, automation_id: str, run_id: str, node_kind: Callable[[str], bool] | None,
                     position: int, size: int) -> tuple[list[bytes], int | None]:
         """Encoded events from stream position `position` and the position the next page starts at."""
@@ -385,6 +507,8 @@ class World:
                 )
             self._overrides.setdefault((automation.id, key), []).append((action, now, reason))
             self._completions.get(automation.id, {}).pop(key, None)
+            self._run_exceptions.get(automation.id, {}).pop(key, None)
+            self._exception_indexes.pop(automation.workspace_id, None)  # rebuilt (from the cached runs) when asked
             return _copy(self._renderer.run(self._plan(automation, key), now, full=True))  # type: ignore[no-any-return]
 
     def insert_runs(self, workspace_id: str, automation_id: str, count: int = 1) -> list[str]:

@@ -34,6 +34,9 @@ class Api:
     def run(self, workspace_id: str, automation_id: str, run_id: str) -> str:
         return f"{self.automation(workspace_id, automation_id)}/runs/{run_id}"
 
+    def exceptions(self, workspace_id: str) -> str:
+        return f"{self.workspace(workspace_id)}/exceptions"
+
     def automation_ids(self, workspace_id: str, show_deleted: bool = False) -> list[str]:
         return [a["name"].rsplit("/", 1)[1] for a in self.world.automations(workspace_id, show_deleted)]
 
@@ -87,6 +90,16 @@ def state_of(run: dict[str, Any]) -> str:
 
 def short_id(name: str) -> str:
     return name.rsplit("/", 1)[1]
+
+
+def assert_token_refused(client: httpx.Client, refused: tuple[str, dict[str, Any]], path: str,
+                          params: dict[str, Any], token: str) -> None:
+    """The request `refused` (path, params) is INVALID_ARGUMENT on page_token, and `token` still works with the
+    `params` it was issued for."""
+    response = client.get(refused[0], params=refused[1])
+    assert response.status_code == 400
+    assert response.json()["code"] == 3 and "page_token" in response.json()["message"]
+    assert client.get(path, params={**params, "page_token": token}).status_code == 200
 
 
 def collect(client: httpx.Client, path: str, items_key: str, **params: Any) -> tuple[list[dict[str, Any]], int]:

@@ -194,9 +194,10 @@ EVENT_COLUMNS = ", ".join(Event._fields)
 def loaded_events(query: Query) -> dict[EventKey, Event]:
     rows = query(f"SELECT workspace_id, automation_id, run_id, event_index, {EVENT_COLUMNS} FROM kognitos.run_events")
     payload = Event._fields.index("payload")
-    loaded = {(ws, auto, run, index): Event(*columns[:payload], json.loads(columns[payload])
-                                            if columns[payload] is not None else None, *columns[payload + 1:])
-              for ws, auto, run, index, *columns in rows}
+    loaded = {}
+    for ws, auto, run, index, *columns in rows:
+        columns[payload] = json.loads(columns[payload]) if columns[payload] is not None else None
+        loaded[(ws, auto, run, index)] = Event._make(columns)
     assert len(loaded) == len(rows), "an event was loaded twice"
     return loaded
 

@@ -258,8 +258,61 @@ def main() -> int:
     return 1 if not_killed else 0
 
 
-SOURCE_MUTANTS: list[Mutant] = []
-"""The source's and the loader's mutants (branch issue25-events), kept last so they merge apart from the models'."""
+EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_truth_in_count_and_order"
+REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
+                "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
+CLI_TESTS = "tests/cli/test_documented_options.py"
+
+SOURCE_MUTANTS: list[Mutant] = [
+    # The source's and the loader's mutants (branch issue25-events), kept last so they merge apart from the models'.
+    Mutant("refresh_costs_never_see_a_listing_page", "sources/kognitos/resources.py",
+           "            costs.add_page(time.perf_counter() - started, len(page))\n", "            pass\n",
+           (REFRESH_TEST,)),
+    Mutant("refresh_costs_never_see_a_get_run", "sources/kognitos/resources.py",
+           "    costs.add_get_runs(time.perf_counter() - started, len(run_ids))\n", "    pass\n", (REFRESH_TEST,)),
+    Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
+           "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
+    Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
+           "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
+    Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",
+           "run.create_key < lower)", "run.create_key <= lower)", (REFRESH_TEST,)),
+    Mutant("event_node_id_and_node_kind_swapped", "sources/kognitos/records.py",
+           'node_id=body.get("node_id"),\n        node_kind=body.get("node_kind"),',
+           'node_id=body.get("node_kind"),\n        node_kind=body.get("node_id"),', (EVENTS_TEST,)),
+    Mutant("event_stop_reason_lost", "sources/kognitos/records.py",
+           'stop_reason=next(iter(body), None) if variant == "stopped" else None',
+           'stop_reason=None', (EVENTS_TEST,)),
+    Mutant("event_failed_run_update_without_its_error_id", "sources/kognitos/records.py",
+           'error_id=details.get("id") if failed else None,', "error_id=None,", (EVENTS_TEST,)),
+    Mutant("event_book_function_output_not_decoded", "sources/kognitos/records.py",
+           '"output": decode_or_keep(value.get("output"))}', '"output": value.get("output")}', (EVENTS_TEST,)),
+    Mutant("event_index_off_by_one", "sources/kognitos/records.py",
+           "event_row(event, run, loaded + len(rows))", "event_row(event, run, loaded + len(rows) + 1)",
+           (EVENTS_TEST,)),
+    Mutant("node_kinds_filter_inverted", "sources/kognitos/records.py",
+           "is None or kind in node_kinds]", "is None or kind not in node_kinds]",
+           ("tests/integration/test_events.py::"
+            "test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_loses_no_output",)),
+    Mutant("release_free_memory_trims_no_malloc_arena", "pipelines/memory.py",
+           'ctypes.CDLL("libc.so.6").malloc_trim(0)', 'ctypes.CDLL("libc.so.6")',
+           ("tests/integration/test_load_steps.py::"
+            "test_free_memory_is_handed_back_between_extract_and_load_with_the_load_settings_in_force",)),
+    Mutant("retry_after_ignored", "sources/kognitos/client.py",
+           "        return min(retry_after, maximum)\n", "        pass\n",
+           ("tests/integration/test_retries.py::test_a_429_is_retried_after_exactly_the_seconds_its_retry_after_asks",)),
+    Mutant("ctrl_c_is_an_unexpected_error", "pipelines/cli.py",
+           "(KeyboardInterrupt, ExitCode.INTERRUPTED)", "(KeyboardInterrupt, ExitCode.UNEXPECTED)",
+           (f"{CLI_TESTS}::test_ctrl_c_stops_the_load_with_exit_130_and_the_next_run_loads_everything",)),
+    Mutant("a_403_is_not_an_auth_error", "sources/kognitos/errors.py",
+           "if status in (401, 403):", "if status == 401:", (f"{CLI_TESTS}::test_a_403_exits_4_after_one_request",)),
+    Mutant("progress_option_ignored", "pipelines/cli.py",
+           "return args.progress or (LIVE_PROGRESS", "return (LIVE_PROGRESS",
+           (f"{CLI_TESTS}::test_progress_log_prints_dlt_s_step_counters_with_every_table_s_rows",
+            f"{CLI_TESTS}::test_progress_tqdm_draws_dlt_s_bars_with_every_resource_s_rows")),
+    Mutant("status_reads_dlt_s_default_duckdb_file", "pipelines/status.py",
+           "        pipeline.destination = duckdb_destination(pipeline.dataset_name)\n", "        pass\n",
+           (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),
+]
 
 if __name__ == "__main__":
     sys.exit(main())

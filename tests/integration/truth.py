@@ -196,7 +196,8 @@ def loaded_events(query: Query) -> dict[EventKey, Event]:
     payload = Event._fields.index("payload")
     loaded = {}
     for ws, auto, run, index, *columns in rows:
-        columns[payload] = json.loads(columns[payload]) if columns[payload] is not None else None
+        if isinstance(columns[payload], str):  # DuckDB's JSON as text (PostgreSQL's jsonb arrives decoded)
+            columns[payload] = json.loads(columns[payload])
         loaded[(ws, auto, run, index)] = Event._make(columns)
     assert len(loaded) == len(rows), "an event was loaded twice"
     return loaded

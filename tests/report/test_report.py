@@ -5,6 +5,7 @@ whole module."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from kognitos_elt.cli import main
 from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import RunningSimulator, Scale, SimulatorSettings, World, running_simulator
 
-from ..conftest import TEST_SCALE
+from ..conftest import TEST_SCALE, isolate
 from .truth import AGE_BUCKETS, DAY_COLUMNS, ReportTruth
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -105,23 +106,18 @@ def configure(patch: pytest.MonkeyPatch, simulator: RunningSimulator) -> None:
     patch.setenv("SOURCES__KOGNITOS__ACCESS_TOKEN", simulator.token)
     patch.setenv("SOURCES__KOGNITOS__ORGANIZATION_ID", simulator.world.organization_id)
     patch.setenv("SOURCES__KOGNITOS__BASE_URL", simulator.base_url)
-    patch.setenv("SOURCES__KOGNITOS__TIME_ZONES", str(list(ZONES)).replace("'", '"'))
+    patch.setenv("SOURCES__KOGNITOS__TIME_ZONES", json.dumps(ZONES))
     patch.delenv("ANALYTICS__BUILD_AFTER_LOAD", raising=False)
 
 
 @pytest.fixture(scope="module")
 def load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Load]:
     """One load of the tests' world into DuckDB, with its models, and every report of REPORTS. (Module-scoped: set
-    up before each test's `isolated_dlt`, so it isolates itself.)"""
+    up before each test's `isolated_dlt`, so it isolates itself the same way.)"""
     folder = tmp_path_factory.mktemp("report")
     with running_simulator(SimulatorSettings(seed=11, scale=TEST_SCALE)) as simulator, \
             pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("SOURCES__", "DESTINATION__", "ANALYTICS__", "KOGNITOS")):
-                patch.delenv(name)
-        patch.setenv("DLT_DATA_DIR", str(folder / "dlt_data"))
-        patch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        patch.chdir(folder)
+        isolate(patch, folder)
         configure(patch, simulator)
         assert main(["run", "--progress", "none"]) == ExitCode.OK
         with duckdb.connect(str(folder / "kognitos_elt.duckdb"), read_only=True) as connection:
@@ -231,7 +227,7 @@ def numbered(labels: list[str]) -> list[str]:
             for index, label in enumerate(labels)]
 
 
-def approx(values: list[Any]) -> Any:
+def approx(values: Any) -> Any:
     return pytest.approx(values, rel=1e-9, abs=1e-6)
 
 
@@ -386,17 +382,31 @@ def test_the_report_of_a_postgres_load_shows_the_same_truth(
         check(page, truth, "UTC")
 
 
-def test_a_time_zone_the_models_do_not_count_in_exits_7_and_says_which_they_do(
-    load: Load, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def in_the_load(load: Load, monkeypatch: pytest.MonkeyPatch) -> Load:
+    """A test's `kognitos-elt` sees the module's load."""
     monkeypatch.setenv("DLT_DATA_DIR", str(load.folder / "dlt_data"))
     monkeypatch.chdir(load.folder)
+    return load
 
+
+def test_a_time_zone_the_models_do_not_count_in_exits_7_and_says_which_they_do(
+    in_the_load: Load, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["report", "--time-zone", "Europe/Paris"]) == ExitCode.MODELS
 
     error = capsys.readouterr().err
     assert "--time-zone 'Europe/Paris' is not among the zones the models count days in (Asia/Kolkata, UTC)" in error
     assert "sources.kognitos.time_zones" in error
+
+
+def test_days_below_1_exit_7_and_say_what_days_means(in_the_load: Load, capsys: pytest.CaptureFixture[str]) -> None:
+    output = in_the_load.folder / "no-report.html"
+
+    assert main(["report", "--days", "0", "--output", str(output)]) == ExitCode.MODELS
+
+    assert "--days 0 is less than 1: use the number of days the report covers, e.g. 30." in capsys.readouterr().err
+    assert not output.exists()
 
 
 def test_an_organization_without_runs_is_told_why_there_are_no_models_and_no_report(

@@ -55,7 +55,7 @@ class Run:
 class StepExecution:
     """A node's end paired with its start: named `book.function` when it called one, else by its node kind."""
 
-    step: str
+    step: str | None
     executed: datetime
     milliseconds: float
 
@@ -162,7 +162,7 @@ class ReportTruth:
     def slowest_steps(self) -> list[tuple[Any, ...]]:
         """(step, executions, median and p95 milliseconds) of the steps executed on the window's days, the `top`
         with the longest median."""
-        groups: dict[str, list[float]] = defaultdict(list)
+        groups: dict[str | None, list[float]] = defaultdict(list)
         for execution in step_executions(self.world):
             if self.dates[0] <= self.local_date(execution.executed) <= self.end:
                 groups[execution.step].append(execution.milliseconds)

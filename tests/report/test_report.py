@@ -188,7 +188,7 @@ def either_rounding(text: Callable[[Any], str], value: float | None) -> set[str]
     return {text(None)} if value is None else {text(value * (1 - 1e-12)), text(value * (1 + 1e-12))}
 
 
-def shown_as(value: Any, zone: str) -> set[str]:
+def shown_as(value: Any, zone: ZoneInfo) -> set[str]:
     """The texts a table may show for a value of the truth."""
     if value is None:
         return {""}
@@ -201,13 +201,13 @@ def shown_as(value: Any, zone: str) -> set[str]:
     if isinstance(value, timedelta):
         return either_rounding(duration_text, value.total_seconds())
     if isinstance(value, datetime):  # in the report's zone, like its days
-        return {value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")}
+        return {value.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
     if isinstance(value, date):
         return {value.isoformat()}
     return {str(value)}
 
 
-def assert_table(page: Page, key: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], zone: str) -> None:
+def assert_table(page: Page, key: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], zone: ZoneInfo) -> None:
     """The section's table: these columns, and one line per truth row, each cell as the page writes its value."""
     table = page.table(key)
     assert tuple(table["columns"]) == columns
@@ -236,52 +236,53 @@ def approx(values: Any) -> Any:
 AUTOMATION_COLUMNS = ("automation", "workspace", "runs", "completed", "ended", "success rate", "median s", "p95 s")
 
 
-def check_runs_per_day(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_runs_per_day(page: Page, truth: ReportTruth) -> None:
     rows = truth.runs_per_day()
     assert [(trace["name"], trace["x"], trace["y"]) for trace in page.chart("runs-per-day")] == [
         (state.replace("_", " "), [row[0].isoformat() for row in rows], [row[index] for row in rows])
         for index, state in enumerate(DAY_COLUMNS, start=1)]
-    assert_table(page, "runs-per-day", ("date", *DAY_COLUMNS), rows, zone)
+    assert_table(page, "runs-per-day", ("date", *DAY_COLUMNS), rows, truth.zone)
 
 
-def check_success_per_automation(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_success_per_automation(page: Page, truth: ReportTruth) -> None:
     rows = truth.per_automation()
     (trace,) = page.chart("success-per-automation")
     assert trace["y"] == numbered([f"{automation} ({workspace})" for automation, workspace, *_ in rows])
     assert trace["x"] == approx([None if row[5] is None else 100 * row[5] for row in rows])
     assert trace["customdata"] == [[row[2], row[4]] for row in rows]  # runs, ended: shown on hover
-    assert_table(page, "success-per-automation", AUTOMATION_COLUMNS, rows, zone)
+    assert_table(page, "success-per-automation", AUTOMATION_COLUMNS, rows, truth.zone)
 
 
-def check_duration_per_automation(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_duration_per_automation(page: Page, truth: ReportTruth) -> None:
     rows = truth.per_automation()
     names = numbered([f"{automation} ({workspace})" for automation, workspace, *_ in rows])
     median, p95 = page.chart("duration-per-automation")
     assert (median["name"], median["y"], p95["name"], p95["y"]) == ("median", names, "95th percentile", names)
     assert median["x"] == approx([row[6] for row in rows])
     assert p95["x"] == approx([row[7] for row in rows])
-    assert_table(page, "duration-per-automation", AUTOMATION_COLUMNS, rows, zone)
+    assert_table(page, "duration-per-automation", AUTOMATION_COLUMNS, rows, truth.zone)
 
 
-def check_slowest_steps(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_slowest_steps(page: Page, truth: ReportTruth) -> None:
     rows = truth.slowest_steps()
     median, p95 = page.chart("slowest-steps")
     for trace, name, index in ((median, "median", 2), (p95, "95th percentile", 3)):
         assert (trace["name"], trace["y"]) == (name, [row[0] for row in rows])
         assert trace["x"] == approx([row[index] for row in rows])
         assert trace["customdata"] == [[row[1]] for row in rows]  # executions, shown on hover
-    assert_table(page, "slowest-steps", ("step", "executions", "median ms", "p95 ms"), rows, zone)
+    assert_table(page, "slowest-steps", ("step", "executions", "median ms", "p95 ms"), rows, truth.zone)
 
 
-def check_failure_reasons(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_failure_reasons(page: Page, truth: ReportTruth) -> None:
     rows = truth.failure_reasons()
     (trace,) = page.chart("failure-reasons")
     assert trace["y"] == numbered([f"{error} ({automation}, {workspace})" for automation, workspace, error, *_ in rows])
     assert trace["x"] == [row[3] for row in rows]
-    assert_table(page, "failure-reasons", ("automation", "workspace", "error", "failures", "last seen"), rows, zone)
+    assert_table(page, "failure-reasons", ("automation", "workspace", "error", "failures", "last seen"), rows,
+                 truth.zone)
 
 
-def check_open_backlog(page: Page, truth: ReportTruth, zone: str) -> None:
+def check_open_backlog(page: Page, truth: ReportTruth) -> None:
     rows = truth.backlog()
     states = sorted({row[2] for row in rows})
     labels = [label for _, label in AGE_BUCKETS]
@@ -290,10 +291,10 @@ def check_open_backlog(page: Page, truth: ReportTruth, zone: str) -> None:
          [sum(row[2] == state and truth.age_bucket(row[5]) == label for row in rows) for label in labels])
         for state in states]
     assert_table(page, "open-backlog", ("automation", "run", "state", "waits for a human", "created", "age",
-                                        "exception"), rows, zone)
+                                        "exception"), rows, truth.zone)
 
 
-CHECKS: dict[str, Callable[[Page, ReportTruth, str], None]] = {
+CHECKS: dict[str, Callable[[Page, ReportTruth], None]] = {
     "runs-per-day": check_runs_per_day, "success-per-automation": check_success_per_automation,
     "duration-per-automation": check_duration_per_automation, "slowest-steps": check_slowest_steps,
     "failure-reasons": check_failure_reasons, "open-backlog": check_open_backlog,
@@ -337,7 +338,7 @@ def test_the_cards_show_the_truth(load: Load, pages: dict[str, Page], report: st
 @pytest.mark.parametrize("report", REPORTS)
 def test_each_chart_and_its_table_show_the_truth(load: Load, pages: dict[str, Page], report: str,
                                                  chart: str) -> None:
-    CHECKS[chart](pages[report], truth_of(load.world, load.as_of, report), WINDOWS[report][0])
+    CHECKS[chart](pages[report], truth_of(load.world, load.as_of, report))
 
 
 @pytest.mark.parametrize("report", REPORTS)
@@ -379,7 +380,7 @@ def test_the_report_of_a_postgres_load_shows_the_same_truth(
     check_page(page)
     check_cards(page, truth)
     for check in CHECKS.values():
-        check(page, truth, "UTC")
+        check(page, truth)
 
 
 @pytest.fixture

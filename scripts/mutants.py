@@ -314,5 +314,60 @@ SOURCE_MUTANTS: list[Mutant] = [
            (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),
 ]
 
+REPORT = "kognitos_analytics/report.py"
+REPORT_TESTS = "tests/report/test_report.py::"
+REPORT_MUTANTS = [
+    # The report (tests/report): each chart's data and table, each card's text, the window and --days.
+    Mutant("report_window_one_day_longer", REPORT, "return self.end - timedelta(days=self.days - 1)",
+           "return self.end - timedelta(days=self.days)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-runs-per-day]",
+            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
+    Mutant("report_slowest_steps_window_starts_a_day_early", REPORT,
+           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", *in_window)',
+           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", zone, window.start - timedelta(days=1), window.end)',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-slowest-steps]",)),
+    Mutant("report_days_ignored", REPORT, "window = Window(as_of, zone, days)",
+           "window = Window(as_of, zone, DEFAULT_REPORT_DAYS)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",
+            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
+    Mutant("report_cli_days_ignored", "pipelines/cli.py", "days=args.days)", "days=DEFAULT_REPORT_DAYS)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",)),
+    Mutant("report_automation_table_median_and_p95_swapped", REPORT,
+           "table = [(automation, workspace, runs, completed, terminal, rate, median, p95)",
+           "table = [(automation, workspace, runs, completed, terminal, rate, p95, median)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
+    Mutant("report_slowest_steps_headers_swapped", REPORT, '("step", "executions", "median ms", "p95 ms")',
+           '("step", "executions", "p95 ms", "median ms")',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
+    Mutant("report_success_rate_card_rounded_to_whole_percent", REPORT, 'f"{100 * rate:.1f}%"',
+           'f"{100 * rate:.0f}%"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_durations_in_seconds_rounded_to_whole_seconds", REPORT, 'return f"{seconds:.1f} s"',
+           'return f"{seconds:.0f} s"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_awaiting_card_shows_open_runs", REPORT, "f\"{report.headline['awaiting_guidance']:,}\"",
+           "f\"{report.headline['open_runs']:,}\"", (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_failure_last_seen_is_the_first", REPORT, "count(*), max(end_time) FROM",
+           "count(*), min(end_time) FROM",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-failure-reasons]",)),
+    Mutant("report_success_rate_over_all_runs", REPORT, '"count(*) FILTER (WHERE is_terminal), percentile_cont(0.5)',
+           '"count(*), percentile_cont(0.5)',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-success-per-automation]",)),
+    Mutant("report_automation_p95_is_p90", REPORT,
+           "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)",
+           "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
+    Mutant("report_step_named_by_function_only", REPORT, "coalesce(book_name || '.' || function_name, node_kind)",
+           "coalesce(function_name, node_kind)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
+    Mutant("report_backlog_first_bucket_one_minute", REPORT, 'AGE_BUCKETS = ((3600, "under 1 hour")',
+           'AGE_BUCKETS = ((60, "under 1 hour")',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-open-backlog]",)),
+    Mutant("report_times_in_the_destination_zone", REPORT,
+           "    failures, backlog = _local(failures, zone), _local(backlog, zone)\n", "",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-failure-reasons]",
+            REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-open-backlog]")),
+]
+"""The report's mutants (branch issue25-report), each with the tests that failed under it; `all_mutants` lists them
+once the lead adds them."""
+
 if __name__ == "__main__":
     sys.exit(main())

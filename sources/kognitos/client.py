@@ -204,7 +204,7 @@ class KognitosClient:
         self.stats.add("requests_refused")
         wait = None if error.retry_after is None else min(error.retry_after, self._max_retry_wait)
         self._governor.refused(sent_at, time.monotonic(), wait)
-        if wait == error.retry_after or self._cap_logged.is_set():
+        if (wait is not None and wait == error.retry_after) or self._cap_logged.is_set():
             return
         self._cap_logged.set()
         if error.retry_after is None:

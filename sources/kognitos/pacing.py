@@ -11,9 +11,10 @@ governor for its turn:
 - **Finding the service's pace.** A refusal of a request sent after the last cut (one cut per round trip) cuts the
   pace. If the service had been admitting requests for a while since the load last resumed, the new pace is just
   under the rate it admitted over that stretch: what it demonstrably sustains, counting the burst it allowed at the
-  start (`ADMITTED_SHARE`). If refusals came at once, that rate means little (a burst hides the limit), so the pace
-  halves. While answers are clean the pace grows: quickly back up after a halving, then slowly past the rate
-  measured last, in case the limit was raised.
+  start (`ADMITTED_SHARE`). If refusals came at once (dense, or again before sending had lasted as long as the hold
+  it had just sat out), that rate means little (a burst hides the limit), so the pace halves. While answers are
+  clean the pace grows: quickly back up after a halving, then slowly past the rate measured last, in case the
+  limit was raised.
 - **Sparse errors are not a limit.** A 503 without `Retry-After` is a plain retry (the service failed, it did not
   ask us to slow down). An unpaced load takes only dense refusals as a rate limit (`DENSE_REFUSALS` of the last
   `RECENT_ANSWERS` answers): one 429 among hundreds of answers is a fault, not a limit. A paced load cuts on a
@@ -21,8 +22,8 @@ governor for its turn:
   faults cannot push the pace below what the service keeps answering. The pace never goes under `MIN_PACE`.
 
 Hand-written: the HTTP libraries' rate limiters (e.g. a fixed token bucket) pace at a rate one configures; this
-one has to find the rate. The decisions are in `reserve`, `answered` and `refused`, which take the time as an
-argument, so tests drive them on a fake clock; `admit` is `reserve` plus sleeping, for the client's threads.
+one has to find the rate. The decisions are in `reserve`, `go`, `answered` and `refused`, which take the time as an
+argument, so tests drive them on a fake clock; `admit` is `reserve` and `go` with sleeping, for the client's threads.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ HALVING = 0.5
 MIN_SPAN_SECONDS = 2.0
 """Sending time since the load last resumed after which what the service admitted is a measure of its rate."""
 MIN_HOLD_SECONDS = 0.5
-"""A paced load refused again within the hold it just sat out halves its pace, if that hold was at least this long."""
+"""A load refused again sooner than the hold it just sat out lasted halves its pace, if that hold was this long."""
 RECENT_ANSWERS = 16
 DENSE_REFUSALS = 4
 """Refusals among the last RECENT_ANSWERS answers that an unpaced load takes as a rate limit."""

@@ -99,7 +99,7 @@ def _kognitos_elt(args: argparse.Namespace) -> Result:
     summary = run_load(destination=duckdb_destination("kognitos", str(Path.cwd() / KOGNITOS_ELT_DUCKDB)),
                        source_options=_source_options(args), models=None if args.name == "noop" else False)
     return {"requests": summary.stats.get("requests", 0), "runs": summary.rows.get("runs", 0),
-            "events": summary.rows.get("run_events", 0), "rows": summary.rows}
+            "events": summary.rows.get("run_events", 0), "rows": summary.rows, "notes": summary.notes}
 
 
 def _models(args: argparse.Namespace) -> Result:

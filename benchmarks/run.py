@@ -94,6 +94,8 @@ class Measurement:
     """Requests answered 429."""
     by_endpoint: dict[str, int] = field(default_factory=dict)
     """Requests sent (429s included) by API method."""
+    notes: list[str] = field(default_factory=list)
+    """What kognitos-elt's summary said beside the counts (e.g. the pace it settled at)."""
 
     @property
     def row_count(self) -> int:
@@ -333,7 +335,8 @@ def measure(contender: str, label: str, sim: Simulator, workdir: Path, concurren
                        cpu_seconds=result["cpu_seconds"],
                        simulator_cpu_seconds=_tree_cpu(sim.process) - simulator_cpu_before,
                        load_average=load_average, rows=result["rows"], seconds=result.get("seconds", {}),
-                       refused=result.get("refused", 0), by_endpoint=result.get("by_endpoint", {}))
+                       refused=result.get("refused", 0), by_endpoint=result.get("by_endpoint", {}),
+                       notes=result.get("notes", []))
 
 
 def _drive(label: str, process: subprocess.Popen[str], stderr_path: Path,
@@ -438,6 +441,7 @@ def format_case(case: Case, *, seed: int, concurrency: int, simulator_workers: i
             listed = ", ".join(f"{name} {_number(count)}" for name, count in
                                sorted(m.by_endpoint.items(), key=lambda item: -item[1]))
             lines.append(f"{m.label}'s requests by endpoint (429s included): {listed}")
+        lines.extend(f"{m.label} said: {note}" for note in m.notes if "refused" in note)
     loads = ", ".join(f"{m.load_average:.1f}" for m in case.measurements)
     lines.append(f"machine load (1-min average) as each contender started: {loads} on {os.cpu_count()} CPUs")
     lines.extend(f"WARNING: {problem}" for problem in case.disagreements())

@@ -10,11 +10,12 @@ governor for its turn:
   `max_concurrent_requests` bounds it) or at `max_requests_per_second` when set, and is never faster than that.
 - **Finding the service's pace.** A refusal of a request sent after the last cut (one cut per round trip) cuts the
   pace. If the service had been admitting requests for a while since the load last resumed, the new pace is just
-  under the rate it admitted over that stretch: what it demonstrably sustains, counting the burst it allowed at the
-  start (`ADMITTED_SHARE`). If refusals came at once (dense, or again before sending had lasted as long as the hold
-  it had just sat out), that rate means little (a burst hides the limit), so the pace halves. While answers are
-  clean the pace grows: quickly back up after a halving, then slowly past the rate measured last, in case the
-  limit was raised.
+  under the rate it admitted over the last seconds of that stretch (`MEASURED_SECONDS`): what it demonstrably
+  sustains, a burst it allowed included (`ADMITTED_SHARE`). If refusals came at once (dense, or again before
+  sending had lasted as long as the hold it had just sat out), that rate means little (a burst hides the limit),
+  so the pace halves. While answers are clean the pace grows: quickly back up after a halving; otherwise slowly
+  at first, near the rate the service refused, then faster the longer answers stay clean (the rate measured may
+  have been this machine's, not the service's, or the limit may have been raised).
 - **Sparse errors are not a limit.** A 503 without `Retry-After` is a plain retry (the service failed, it did not
   ask us to slow down). An unpaced load takes only dense refusals as a rate limit (`DENSE_REFUSALS` of the last
   `RECENT_ANSWERS` answers): one 429 among hundreds of answers is a fault, not a limit. A paced load cuts on a
@@ -32,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MIN_PACE = 1.0
 """Requests per second below which no cut goes."""
@@ -42,6 +43,9 @@ HALVING = 0.5
 """A cut on refusals that came at once (no clean stretch to measure) multiplies the pace by this."""
 MIN_SPAN_SECONDS = 2.0
 """Sending time since the load last resumed after which what the service admitted is a measure of its rate."""
+MEASURED_SECONDS = 5.0
+"""The rate admitted is measured over the last this many seconds before the refusal (less if the stretch was
+shorter): earlier, this machine may have been the bottleneck, or the pace lower."""
 MIN_HOLD_SECONDS = 0.5
 """A load refused again sooner than the hold it just sat out lasted halves its pace, if that hold was this long."""
 RECENT_ANSWERS = 16
@@ -50,8 +54,10 @@ DENSE_REFUSALS = 4
 FAST_GROWTH = 0.1
 """After a halving, the pace grows by this share per second back up to RECOVERY_SHARE of the pace it had."""
 RECOVERY_SHARE = 0.9
-SLOW_GROWTH = 0.005
-"""Past that, or after a measured cut, it grows by this share per second (at least MIN_GROWTH requests/s per s)."""
+GROWTH_ACCELERATION = 0.001
+"""Past that, or after a measured cut, it grows by this share of itself per second for every second since the cut
+(at least MIN_GROWTH requests/s per second): slowly near the rate the service was refusing at, faster further on,
+so that a pace measured while this machine, not the service, was the bottleneck does not stay low for long."""
 MIN_GROWTH = 0.1
 
 
@@ -75,14 +81,26 @@ class GovernorReport:
 
 @dataclass
 class _Stretch:
-    """Requests sent, and admitted, from `start` (when sending resumed) to `end` (None: still going)."""
+    """Requests sent from `start` (when sending resumed) to `end` (None: still going), and when those admitted in its
+    last MEASURED_SECONDS were sent."""
 
     start: float
     held: float = 0.0
     """How long the hold before it lasted (0: it began with the load, or after a cut)."""
     end: float | None = None
     sent: int = 0
-    admitted: int = 0
+    admitted: deque[float] = field(default_factory=deque)
+
+    def admit(self, sent_at: float) -> None:
+        self.admitted.append(sent_at)
+        while self.admitted[0] < sent_at - MEASURED_SECONDS:
+            self.admitted.popleft()
+
+    def admitted_rate(self, now: float) -> float:
+        """Requests per second admitted over its last MEASURED_SECONDS (or all of it, if shorter)."""
+        end = self.end if self.end is not None else now
+        since = max(self.start, end - MEASURED_SECONDS)
+        return sum(1 for sent_at in self.admitted if sent_at >= since) / max(end - since, 1e-3)
 
 
 class Governor:
@@ -154,7 +172,7 @@ class Governor:
             self._recent.append(True)
             stretch = self._stretch_of(sent_at)
             if stretch is not None:
-                stretch.admitted += 1
+                stretch.admit(sent_at)
 
     def refused(self, sent_at: float, now: float, retry_after: float | None) -> None:
         """A request sent at `sent_at` was refused at `now`; `retry_after` is the wait asked for (already capped)."""
@@ -193,12 +211,12 @@ class Governor:
         stretch = self._stretch_of(sent_at) or _Stretch(now)
         span = (stretch.end if stretch.end is not None else now) - stretch.start
         dense = self._recent.count(False) >= DENSE_REFUSALS
-        measured = span >= MIN_SPAN_SECONDS and stretch.admitted > 0
+        measured = span >= MIN_SPAN_SECONDS and bool(stretch.admitted)
         at_once = MIN_HOLD_SECONDS <= stretch.held > span  # refused again sooner than a real hold lasted
         if not (dense or at_once or (measured and self._pace is not None)):
             return  # a sparse refusal: a fault, or too soon to tell
         if measured:
-            pace = ADMITTED_SHARE * stretch.admitted / span
+            pace = ADMITTED_SHARE * stretch.admitted_rate(now)
             self._recovery_target = 0.0
         else:
             current = self._pace if self._pace is not None else stretch.sent / max(span, 1e-3)
@@ -219,5 +237,6 @@ class Governor:
         if self._pace < self._recovery_target:
             pace = min(self._pace * (1 + FAST_GROWTH * elapsed), self._recovery_target)
         else:
-            pace = self._pace + max(MIN_GROWTH, SLOW_GROWTH * self._pace) * elapsed
+            since_cut = min(now - self._last_cut, 3600.0)
+            pace = self._pace + max(MIN_GROWTH, GROWTH_ACCELERATION * self._pace * since_cut) * elapsed
         self._pace = pace if self._max_rate is None else min(pace, self._max_rate)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -41,18 +42,19 @@ class Outcome:
     seconds: float
     answered: int
     refused: int
-    paces: list[float | None] = field(default_factory=list)
-    """The governor's pace after every answer."""
+    paces: list[tuple[float, float | None]] = field(default_factory=list)
+    """The governor's pace after every answer, with the time."""
 
 
 def simulated_load(governor: Governor, clock: FakeClock, *, requests: int, workers: int = 8,
-                   limiter: RateLimiter | None = None, latency: float = 0.002, fault_share: float = 0.0,
+                   limiter: RateLimiter | None = None, latency: float | Callable[[float], float] = 0.002,
+                   fault_share: float = 0.0,
                    max_retry_wait: float = 60.0, seed: int = 0) -> Outcome:
     """`workers` threads' worth of requests, each sent when the governor says, until `requests` were answered.
 
     Each request is decided when it arrives (the limiter's bucket, or a random 429 with `Retry-After: 1` for
-    `fault_share` of them, as the simulator's `rate_limit` fault) and answered `latency` later; a refused request
-    goes again after min(Retry-After, max_retry_wait), as the client retries it.
+    `fault_share` of them, as the simulator's `rate_limit` fault) and answered `latency` later (a function: of the
+    time it was sent); a refused request goes again after min(Retry-After, max_retry_wait), as the client retries it.
     """
     rng = random.Random(seed)
     start = clock.now
@@ -79,7 +81,7 @@ def simulated_load(governor: Governor, clock: FakeClock, *, requests: int, worke
                 continue
             faulted = rng.random() < fault_share
             verdicts[worker] = 1.0 if faulted else limiter.take(TOKEN) if limiter else None
-            schedule(at + latency, "answer", worker, at)
+            schedule(at + (latency(at - start) if callable(latency) else latency), "answer", worker, at)
         else:
             retry_after = verdicts[worker]
             if retry_after is None:
@@ -91,7 +93,7 @@ def simulated_load(governor: Governor, clock: FakeClock, *, requests: int, worke
                 governor.refused(sent_at, at, wait)
                 outcome.refused += 1
                 schedule(at + wait, "reserve", worker)
-            outcome.paces.append(governor.pace)
+            outcome.paces.append((at - start, governor.pace))
     outcome.seconds = clock.now - start
     return outcome
 
@@ -154,6 +156,18 @@ def test_other_limits_and_latencies_are_found_as_well(rate: float, burst: int, l
     assert outcome.refused <= 0.05 * (outcome.answered + outcome.refused)
 
 
+def test_a_pace_measured_while_this_machine_was_the_bottleneck_does_not_stay_low() -> None:
+    """For 30 s each request takes 150 ms of this machine (about 53/s), then 2 ms: the service admits 80/s."""
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=6000, limiter=RateLimiter(80, 16, clock=clock),
+                             latency=lambda elapsed: 0.15 if elapsed < 30 else 0.002)
+
+    assert max(pace or 0 for at, pace in outcome.paces if at < 40) < 60, "paced at what got through while slow"
+    assert min(at for at, pace in outcome.paces if at > 30 and (pace or 0) >= 72) < 30 + 40
+
+
 def test_sparse_random_refusals_do_not_slow_an_unpaced_load() -> None:
     """The fault tests' service: 1.25% of requests refused at random, Retry-After capped at 50 ms (tests/conftest)."""
     clock = FakeClock()
@@ -174,7 +188,7 @@ def test_random_refusals_against_a_configured_rate_keep_the_pace_near_it() -> No
     outcome = simulated_load(governor, clock, requests=6000, fault_share=0.02, max_retry_wait=0.05)
 
     assert outcome.refused > 60
-    assert min(pace for pace in outcome.paces if pace is not None) >= 0.8 * 200
+    assert min(pace for _, pace in outcome.paces if pace is not None) >= 0.8 * 200
 
 
 def test_refusals_of_requests_sent_before_a_cut_do_not_cut_again() -> None:

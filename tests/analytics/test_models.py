@@ -128,12 +128,21 @@ def assert_model_holds_the_truth(query: Query, schema: str, model: str, world: W
     assert_same(loaded, expected(model, world, as_of), columns)
 
 
+def assert_api_totals_are_of_the_last_load(query: Query, schema: str, world: World, as_of: datetime) -> None:
+    """`automation_health.api_totals_time` is the service's clock when the last load asked for the totals: after the
+    world's instant, no later than the models' clock (the newest such time). Its sub-second part is this machine's
+    time since the service's Date header, so it has no exact truth."""
+    times = query(f"SELECT api_totals_time FROM {schema}.automation_health")
+    assert times and all(world.now <= time <= as_of for (time,) in times), (times, as_of)
+
+
 def assert_models_hold_the_truth(query: Query, dataset: str, simulator: RunningSimulator) -> datetime:
     """Every model equals the truth, every documented column; returns the models' clock."""
     schema = analytics_schema(dataset)
     as_of = service_clock(query, schema, simulator.world)
     for model in MODELS:
         assert_model_holds_the_truth(query, schema, model, simulator.world, as_of)
+    assert_api_totals_are_of_the_last_load(query, schema, simulator.world, as_of)
     return as_of
 
 
@@ -196,13 +205,9 @@ def test_each_model_equals_the_truth(warehouse: Warehouse, model: str) -> None:
 
 
 def test_automation_health_api_totals_are_of_the_load(warehouse: Warehouse) -> None:
-    """`api_totals_time` is the service's clock when the load asked for the totals: after the world's instant, no
-    later than the models' clock (the newest such time). Its sub-second part is this machine's time since the
-    service's Date header, so it has no exact truth."""
     schema = analytics_schema(warehouse.dataset)
     as_of = service_clock(warehouse.query, schema, warehouse.simulator.world)
-    times = warehouse.query(f"SELECT api_totals_time FROM {schema}.automation_health")
-    assert times and all(warehouse.simulator.world.now <= time <= as_of for (time,) in times), (times, as_of)
+    assert_api_totals_are_of_the_last_load(warehouse.query, schema, warehouse.simulator.world, as_of)
 
 
 def test_the_models_dbt_tests_pass(warehouse: Warehouse) -> None:
@@ -248,7 +253,7 @@ def test_a_load_that_changes_nothing_runs_no_dbt_and_new_events_update_only_node
     built_at = query("SELECT built_at FROM kognitos_analytics.build_info")
     unchanged = load()
     invoked_by_then = len(dbt_invocations)
-    simulator.world.advance(timedelta(hours=6))
+    simulator.world.advance(timedelta(hours=9))  # past midnight UTC: the API's totals get a second day's snapshot
     with_new_runs = load()
 
     assert rebuilt_everything(first.models), first.models

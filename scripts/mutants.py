@@ -141,8 +141,118 @@ PYTHON_MUTANTS = [
 ]
 
 
+EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_truth_in_count_and_order"
+REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
+                "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
+CLI_TESTS = "tests/cli/test_documented_options.py"
+
+SOURCE_MUTANTS: list[Mutant] = [
+    # The source's and the loader's.
+    Mutant("refresh_costs_never_see_a_listing_page", "sources/kognitos/resources.py",
+           "            costs.add_page(time.perf_counter() - started, len(page))\n", "            pass\n",
+           (REFRESH_TEST,)),
+    Mutant("refresh_costs_never_see_a_get_run", "sources/kognitos/resources.py",
+           "    costs.add_get_runs(time.perf_counter() - started, len(run_ids))\n", "    pass\n", (REFRESH_TEST,)),
+    Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
+           "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
+    Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
+           "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
+    Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",
+           "run.create_key < lower)", "run.create_key <= lower)", (REFRESH_TEST,)),
+    Mutant("event_node_id_and_node_kind_swapped", "sources/kognitos/records.py",
+           'node_id=body.get("node_id"),\n        node_kind=body.get("node_kind"),',
+           'node_id=body.get("node_kind"),\n        node_kind=body.get("node_id"),', (EVENTS_TEST,)),
+    Mutant("event_stop_reason_lost", "sources/kognitos/records.py",
+           'stop_reason=next(iter(body), None) if variant == "stopped" else None',
+           'stop_reason=None', (EVENTS_TEST,)),
+    Mutant("event_failed_run_update_without_its_error_id", "sources/kognitos/records.py",
+           'error_id=details.get("id") if failed else None,', "error_id=None,", (EVENTS_TEST,)),
+    Mutant("event_book_function_output_not_decoded", "sources/kognitos/records.py",
+           '"output": decode_or_keep(value.get("output"))}', '"output": value.get("output")}', (EVENTS_TEST,)),
+    Mutant("event_index_off_by_one", "sources/kognitos/records.py",
+           "event_row(event, run, loaded + len(rows))", "event_row(event, run, loaded + len(rows) + 1)",
+           (EVENTS_TEST,)),
+    Mutant("node_kinds_filter_inverted", "sources/kognitos/records.py",
+           "is None or kind in node_kinds]", "is None or kind not in node_kinds]",
+           ("tests/integration/test_events.py::"
+            "test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_loses_no_output",)),
+    Mutant("release_free_memory_trims_no_malloc_arena", "pipelines/memory.py",
+           'ctypes.CDLL("libc.so.6").malloc_trim(0)', 'ctypes.CDLL("libc.so.6")',
+           ("tests/integration/test_load_steps.py::"
+            "test_free_memory_is_handed_back_between_extract_and_load_with_the_load_settings_in_force",)),
+    Mutant("retry_after_ignored", "sources/kognitos/client.py",
+           "        return min(retry_after, maximum)\n", "        pass\n",
+           ("tests/integration/test_retries.py::test_a_429_is_retried_after_exactly_the_seconds_its_retry_after_asks",)),
+    Mutant("ctrl_c_is_an_unexpected_error", "pipelines/cli.py",
+           "(KeyboardInterrupt, ExitCode.INTERRUPTED)", "(KeyboardInterrupt, ExitCode.UNEXPECTED)",
+           (f"{CLI_TESTS}::test_ctrl_c_stops_the_load_with_exit_130_and_the_next_run_loads_everything",)),
+    Mutant("a_403_is_not_an_auth_error", "sources/kognitos/errors.py",
+           "if status in (401, 403):", "if status == 401:", (f"{CLI_TESTS}::test_a_403_exits_4_after_one_request",)),
+    Mutant("progress_option_ignored", "pipelines/cli.py",
+           "return args.progress or (LIVE_PROGRESS", "return (LIVE_PROGRESS",
+           (f"{CLI_TESTS}::test_progress_log_prints_dlt_s_step_counters_with_every_table_s_rows",
+            f"{CLI_TESTS}::test_progress_tqdm_draws_dlt_s_bars_with_every_resource_s_rows")),
+    Mutant("status_reads_dlt_s_default_duckdb_file", "pipelines/status.py",
+           "        pipeline.destination = duckdb_destination(pipeline.dataset_name)\n", "        pass\n",
+           (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),
+]
+
+REPORT = "kognitos_analytics/report.py"
+REPORT_TESTS = "tests/report/test_report.py::"
+REPORT_MUTANTS = [
+    # The report (tests/report): each chart's data and table, each card's text, the window and --days.
+    Mutant("report_window_one_day_longer", REPORT, "return self.end - timedelta(days=self.days - 1)",
+           "return self.end - timedelta(days=self.days)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-runs-per-day]",
+            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
+    Mutant("report_slowest_steps_window_starts_a_day_early", REPORT,
+           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", *in_window)',
+           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", zone, window.start - timedelta(days=1), window.end)',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-slowest-steps]",)),
+    Mutant("report_days_ignored", REPORT, "window = Window(as_of, zone, days)",
+           "window = Window(as_of, zone, DEFAULT_REPORT_DAYS)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",
+            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
+    Mutant("report_cli_days_ignored", "pipelines/cli.py", "days=args.days)", "days=DEFAULT_REPORT_DAYS)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",)),
+    Mutant("report_automation_table_median_and_p95_swapped", REPORT,
+           "table = [(automation, workspace, runs, completed, terminal, rate, median, p95)",
+           "table = [(automation, workspace, runs, completed, terminal, rate, p95, median)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
+    Mutant("report_slowest_steps_headers_swapped", REPORT, '("step", "executions", "median ms", "p95 ms")',
+           '("step", "executions", "p95 ms", "median ms")',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
+    Mutant("report_success_rate_card_rounded_to_whole_percent", REPORT, 'f"{100 * rate:.1f}%"',
+           'f"{100 * rate:.0f}%"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_durations_in_seconds_rounded_to_whole_seconds", REPORT, 'return f"{seconds:.1f} s"',
+           'return f"{seconds:.0f} s"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_awaiting_card_shows_open_runs", REPORT, "f\"{report.headline['awaiting_guidance']:,}\"",
+           "f\"{report.headline['open_runs']:,}\"", (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
+    Mutant("report_failure_last_seen_is_the_first", REPORT, "count(*), max(end_time) FROM",
+           "count(*), min(end_time) FROM",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-failure-reasons]",)),
+    Mutant("report_success_rate_over_all_runs", REPORT, '"count(*) FILTER (WHERE is_terminal), percentile_cont(0.5)',
+           '"count(*), percentile_cont(0.5)',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-success-per-automation]",)),
+    Mutant("report_automation_p95_is_p90", REPORT,
+           "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)",
+           "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
+    Mutant("report_step_named_by_function_only", REPORT, "coalesce(book_name || '.' || function_name, node_kind)",
+           "coalesce(function_name, node_kind)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
+    Mutant("report_backlog_first_bucket_one_minute", REPORT, 'AGE_BUCKETS = ((3600, "under 1 hour")',
+           'AGE_BUCKETS = ((60, "under 1 hour")',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-open-backlog]",)),
+    Mutant("report_times_in_the_destination_zone", REPORT,
+           "    failures, backlog = _local(failures, zone), _local(backlog, zone)\n", "",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-failure-reasons]",
+            REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-open-backlog]")),
+]
+
+
 def all_mutants() -> list[Mutant]:
-    return [*MODEL_MUTANTS, *PYTHON_MUTANTS, *SOURCE_MUTANTS]
+    return [*MODEL_MUTANTS, *PYTHON_MUTANTS, *SOURCE_MUTANTS, *REPORT_MUTANTS]
 
 
 def copy_tree(target: Path) -> None:
@@ -257,117 +367,6 @@ def main() -> int:
           (f"; not killed: {', '.join(not_killed)}" if not_killed else ""))
     return 1 if not_killed else 0
 
-
-EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_truth_in_count_and_order"
-REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
-                "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
-CLI_TESTS = "tests/cli/test_documented_options.py"
-
-SOURCE_MUTANTS: list[Mutant] = [
-    # The source's and the loader's mutants (branch issue25-events), kept last so they merge apart from the models'.
-    Mutant("refresh_costs_never_see_a_listing_page", "sources/kognitos/resources.py",
-           "            costs.add_page(time.perf_counter() - started, len(page))\n", "            pass\n",
-           (REFRESH_TEST,)),
-    Mutant("refresh_costs_never_see_a_get_run", "sources/kognitos/resources.py",
-           "    costs.add_get_runs(time.perf_counter() - started, len(run_ids))\n", "    pass\n", (REFRESH_TEST,)),
-    Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
-           "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
-    Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
-           "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
-    Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",
-           "run.create_key < lower)", "run.create_key <= lower)", (REFRESH_TEST,)),
-    Mutant("event_node_id_and_node_kind_swapped", "sources/kognitos/records.py",
-           'node_id=body.get("node_id"),\n        node_kind=body.get("node_kind"),',
-           'node_id=body.get("node_kind"),\n        node_kind=body.get("node_id"),', (EVENTS_TEST,)),
-    Mutant("event_stop_reason_lost", "sources/kognitos/records.py",
-           'stop_reason=next(iter(body), None) if variant == "stopped" else None',
-           'stop_reason=None', (EVENTS_TEST,)),
-    Mutant("event_failed_run_update_without_its_error_id", "sources/kognitos/records.py",
-           'error_id=details.get("id") if failed else None,', "error_id=None,", (EVENTS_TEST,)),
-    Mutant("event_book_function_output_not_decoded", "sources/kognitos/records.py",
-           '"output": decode_or_keep(value.get("output"))}', '"output": value.get("output")}', (EVENTS_TEST,)),
-    Mutant("event_index_off_by_one", "sources/kognitos/records.py",
-           "event_row(event, run, loaded + len(rows))", "event_row(event, run, loaded + len(rows) + 1)",
-           (EVENTS_TEST,)),
-    Mutant("node_kinds_filter_inverted", "sources/kognitos/records.py",
-           "is None or kind in node_kinds]", "is None or kind not in node_kinds]",
-           ("tests/integration/test_events.py::"
-            "test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_loses_no_output",)),
-    Mutant("release_free_memory_trims_no_malloc_arena", "pipelines/memory.py",
-           'ctypes.CDLL("libc.so.6").malloc_trim(0)', 'ctypes.CDLL("libc.so.6")',
-           ("tests/integration/test_load_steps.py::"
-            "test_free_memory_is_handed_back_between_extract_and_load_with_the_load_settings_in_force",)),
-    Mutant("retry_after_ignored", "sources/kognitos/client.py",
-           "        return min(retry_after, maximum)\n", "        pass\n",
-           ("tests/integration/test_retries.py::test_a_429_is_retried_after_exactly_the_seconds_its_retry_after_asks",)),
-    Mutant("ctrl_c_is_an_unexpected_error", "pipelines/cli.py",
-           "(KeyboardInterrupt, ExitCode.INTERRUPTED)", "(KeyboardInterrupt, ExitCode.UNEXPECTED)",
-           (f"{CLI_TESTS}::test_ctrl_c_stops_the_load_with_exit_130_and_the_next_run_loads_everything",)),
-    Mutant("a_403_is_not_an_auth_error", "sources/kognitos/errors.py",
-           "if status in (401, 403):", "if status == 401:", (f"{CLI_TESTS}::test_a_403_exits_4_after_one_request",)),
-    Mutant("progress_option_ignored", "pipelines/cli.py",
-           "return args.progress or (LIVE_PROGRESS", "return (LIVE_PROGRESS",
-           (f"{CLI_TESTS}::test_progress_log_prints_dlt_s_step_counters_with_every_table_s_rows",
-            f"{CLI_TESTS}::test_progress_tqdm_draws_dlt_s_bars_with_every_resource_s_rows")),
-    Mutant("status_reads_dlt_s_default_duckdb_file", "pipelines/status.py",
-           "        pipeline.destination = duckdb_destination(pipeline.dataset_name)\n", "        pass\n",
-           (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),
-]
-
-REPORT = "kognitos_analytics/report.py"
-REPORT_TESTS = "tests/report/test_report.py::"
-REPORT_MUTANTS = [
-    # The report (tests/report): each chart's data and table, each card's text, the window and --days.
-    Mutant("report_window_one_day_longer", REPORT, "return self.end - timedelta(days=self.days - 1)",
-           "return self.end - timedelta(days=self.days)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-runs-per-day]",
-            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
-    Mutant("report_slowest_steps_window_starts_a_day_early", REPORT,
-           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", *in_window)',
-           'f"GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT {TOP_ROWS}", zone, window.start - timedelta(days=1), window.end)',
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-slowest-steps]",)),
-    Mutant("report_days_ignored", REPORT, "window = Window(as_of, zone, days)",
-           "window = Window(as_of, zone, DEFAULT_REPORT_DAYS)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",
-            REPORT_TESTS + "test_the_cards_show_the_truth[days-7]")),
-    Mutant("report_cli_days_ignored", "pipelines/cli.py", "days=args.days)", "days=DEFAULT_REPORT_DAYS)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-runs-per-day]",)),
-    Mutant("report_automation_table_median_and_p95_swapped", REPORT,
-           "table = [(automation, workspace, runs, completed, terminal, rate, median, p95)",
-           "table = [(automation, workspace, runs, completed, terminal, rate, p95, median)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
-    Mutant("report_slowest_steps_headers_swapped", REPORT, '("step", "executions", "median ms", "p95 ms")',
-           '("step", "executions", "p95 ms", "median ms")',
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
-    Mutant("report_success_rate_card_rounded_to_whole_percent", REPORT, 'f"{100 * rate:.1f}%"',
-           'f"{100 * rate:.0f}%"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
-    Mutant("report_durations_in_seconds_rounded_to_whole_seconds", REPORT, 'return f"{seconds:.1f} s"',
-           'return f"{seconds:.0f} s"', (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
-    Mutant("report_awaiting_card_shows_open_runs", REPORT, "f\"{report.headline['awaiting_guidance']:,}\"",
-           "f\"{report.headline['open_runs']:,}\"", (REPORT_TESTS + "test_the_cards_show_the_truth[default]",)),
-    Mutant("report_failure_last_seen_is_the_first", REPORT, "count(*), max(end_time) FROM",
-           "count(*), min(end_time) FROM",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-failure-reasons]",)),
-    Mutant("report_success_rate_over_all_runs", REPORT, '"count(*) FILTER (WHERE is_terminal), percentile_cont(0.5)',
-           '"count(*), percentile_cont(0.5)',
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-success-per-automation]",)),
-    Mutant("report_automation_p95_is_p90", REPORT,
-           "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)",
-           "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-duration-per-automation]",)),
-    Mutant("report_step_named_by_function_only", REPORT, "coalesce(book_name || '.' || function_name, node_kind)",
-           "coalesce(function_name, node_kind)",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
-    Mutant("report_backlog_first_bucket_one_minute", REPORT, 'AGE_BUCKETS = ((3600, "under 1 hour")',
-           'AGE_BUCKETS = ((60, "under 1 hour")',
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-open-backlog]",)),
-    Mutant("report_times_in_the_destination_zone", REPORT,
-           "    failures, backlog = _local(failures, zone), _local(backlog, zone)\n", "",
-           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-failure-reasons]",
-            REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-open-backlog]")),
-]
-"""The report's mutants (branch issue25-report), each with the tests that failed under it; `all_mutants` lists them
-once the lead adds them."""
 
 if __name__ == "__main__":
     sys.exit(main())

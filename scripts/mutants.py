@@ -133,7 +133,7 @@ MODEL_MUTANTS = [
 ]
 
 PYTHON_MUTANTS = [
-    # The fourth of issue #25: branch issue25-events writes the test that kills it and names it here.
+    # The fourth of issue #25.
     Mutant("release_free_memory_does_nothing", "pipelines/memory.py",
            "    pa.default_memory_pool().release_unused()\n", "    return\n",
            ("tests/integration/test_load_steps.py::"

@@ -19,6 +19,7 @@ import logging
 import operator
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from kognitos_simulator.faults import FaultKind, Faults
 from kognitos_simulator.filters import (
     automation_id_filter,
     automation_state_filter,
+    exception_filter,
     node_kind_filter,
     run_filter,
     title_filter,
@@ -357,6 +359,76 @@ class SimulatorApp:
         params = request.params
         return Reply.json(self.world.execution_outputs(params["workspace_id"], params["execution_id"]))
 
+    def list_exceptions(self, request: Request) -> Reply:
+        query, workspace_id = request.query, request.params["workspace_id"]
+        requested = query.int32("page_size")
+        size = effective_page_size(requested, 50)
+        skip = query.int32("skip")
+        if skip < 0:
+            raise invalid_argument("skip", f"skip must not be negative, got {skip}")
+        filter_text = query.text("filter")
+        matches = exception_filter(filter_text)
+        binding = f"exceptions|{workspace_id}|{filter_text}|{requested}|{skip}"
+        # AIP-158: skip counts from the token's position, on every request that sends it.
+        offset = self._tokens.position(query.text("page_token"), binding) + skip
+        exceptions = self.world.list_exceptions(workspace_id, matches)
+        page = exceptions[offset : offset + size]
+        more = offset + size < len(exceptions)
+        body = _page_body("exceptions", page, self._tokens.issue(binding, offset + size) if more else None)
+        if exceptions:
+            body["total_size"] = len(exceptions)
+        return Reply.json(body)
+
+    def get_exception(self, request: Request) -> Reply:
+        params = request.params
+        return Reply.json(self.world.exception(params["workspace_id"], params["exception_id"]))
+
+    def _exception_counts(self, request: Request, items_key: str, entries_of: Callable[[list[Json]], list[Json]]
+                          ) -> Reply:
+        """countByGroup / countByAutomation: counts of the filtered exceptions, most first, paged like a list."""
+        query, workspace_id = request.query, request.params["workspace_id"]
+        requested = query.int32("page_size")
+        size = effective_page_size(requested, 50)
+        filter_text = query.text("filter")
+        exceptions = self.world.list_exceptions(workspace_id, exception_filter(filter_text))
+        entries = entries_of(exceptions)
+        binding = f"{items_key}|{workspace_id}|{filter_text}|{requested}"
+        offset = self._tokens.position(query.text("page_token"), binding)
+        more = offset + size < len(entries)
+        body = _page_body(items_key, entries[offset : offset + size],
+                          self._tokens.issue(binding, offset + size) if more else None)
+        if entries:
+            body["total_size"] = len(entries)
+            body["total_exception_count"] = len(exceptions)
+        return Reply.json(body)
+
+    def count_exceptions_by_group(self, request: Request) -> Reply:
+        workspace_id = request.params["workspace_id"]
+        groups = {group["name"]: group for group in self.world.exception_groups(workspace_id)}
+
+        def entries(exceptions: list[Json]) -> list[Json]:
+            counts = Counter(exception.get("group", "") for exception in exceptions)
+            return [{"group": groups[name] if name else _UNGROUPED, "count": count}
+                    for name, count in _most_first(counts)]
+
+        return self._exception_counts(request, "group_counts", entries)
+
+    def count_exceptions_by_automation(self, request: Request) -> Reply:
+        def entries(exceptions: list[Json]) -> list[Json]:
+            counts = Counter(exception["automation"] for exception in exceptions)
+            return [{"automation": name, "count": count} for name, count in _most_first(counts)]
+
+        return self._exception_counts(request, "automation_counts", entries)
+
+
+_UNGROUPED: Json = {"title": "Ungrouped", "description": "Exceptions not assigned to any group."}
+"""countByGroup's entry for exceptions without a group: a group without a name (Exception.group is empty)."""
+
+
+def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Counts in the order count endpoints list them: largest first, ties by name."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
 
 def _credential(authorization: str) -> str:
     """The bearer token a request carries (its rate-limit bucket); "" for requests without one."""
@@ -426,6 +498,10 @@ ROUTES: tuple[Route, ...] = tuple(
         ("POST", _RUN + ":continue", SimulatorApp.continue_run),
         ("GET", _RUN + "/events", SimulatorApp.list_run_events),
         ("GET", _WS + "/executions/{execution_id}/outputs", SimulatorApp.execution_outputs),
+        ("GET", _WS + "/exceptions", SimulatorApp.list_exceptions),
+        ("GET", _WS + "/exceptions:countByGroup", SimulatorApp.count_exceptions_by_group),
+        ("GET", _WS + "/exceptions:countByAutomation", SimulatorApp.count_exceptions_by_automation),
+        ("GET", _WS + "/exceptions/{exception_id}", SimulatorApp.get_exception),
     )
 )
 

@@ -8,6 +8,7 @@ it with binary searches over sorted create times, exactly, for any mix of AND, O
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -81,8 +82,9 @@ def _restrictions(node: Node) -> Iterable[Restriction | aip160.Bare]:
             yield from _restrictions(item)
 
 
-def _check(node: Node, operators: Mapping[str, tuple[str, ...]], value_hint: str) -> None:
-    """Reject unknown fields, unsupported operators, bare values and unquoted literals."""
+def _check(node: Node, operators: Mapping[str, tuple[str, ...]], value_hint: str, *,
+           bare_literals: bool = False) -> None:
+    """Reject unknown fields, unsupported operators, bare values and (unless `bare_literals`) unquoted literals."""
     for restriction in _restrictions(node):
         if isinstance(restriction, Bare):
             raise invalid_argument(
@@ -100,7 +102,7 @@ def _check(node: Node, operators: Mapping[str, tuple[str, ...]], value_hint: str
                 f'operator "{restriction.op}" is not supported for {restriction.field}; '
                 f"use one of {' '.join(allowed)}",
             )
-        if not restriction.value.quoted:
+        if not restriction.value.quoted and not bare_literals:
             raise invalid_argument(
                 "filter", f"{restriction.field} values must be quoted strings, e.g. {value_hint}"
             )
@@ -133,12 +135,16 @@ def run_filter(source: str) -> IntervalSet | None:
     return _intervals(node)
 
 
+def _instant(restriction: Restriction) -> int:
+    try:
+        return timestamps.parse(restriction.value.text)
+    except ValueError as error:
+        raise invalid_argument("filter", f"bad create_time value: {error}") from None
+
+
 def _intervals(node: Node) -> IntervalSet:
     if isinstance(node, Restriction):
-        try:
-            instant = timestamps.parse(node.value.text)
-        except ValueError as error:
-            raise invalid_argument("filter", f"bad create_time value: {error}") from None
+        instant = _instant(node)
         return {
             "=": IntervalSet.of(instant, instant + 1),
             "!=": IntervalSet.of(instant, instant + 1).complement(),
@@ -230,6 +236,66 @@ def automation_state_filter(source: str) -> Callable[[bool], bool] | None:
         def test(restriction: Restriction) -> bool:
             wanted = restriction.value.text.removeprefix("AUTOMATION_STAGE_") == "PUBLISHED"
             return (published == wanted) == (restriction.op == "=")
+
+        return _evaluate(node, test)
+
+    return matches
+
+
+@dataclass(frozen=True)
+class ExceptionFacts:
+    """What the List Exceptions filter can see of an exception: short state (PENDING), automation and run ids,
+    group short name ("" when ungrouped) and create time in ns."""
+
+    state: str
+    automation: str
+    run: str
+    group: str
+    create_ns: int
+
+
+_EXCEPTION_STATES = ("PENDING", "RESOLVED", "ARCHIVED")
+_EQUALITY = ("=", "!=")
+_EXCEPTION_OPERATORS = {"state": _EQUALITY, "automation": _EQUALITY, "create_time": _TIME_OPERATORS,
+                        "group": _EQUALITY, "run": _EQUALITY}
+_ORDER: dict[str, Callable[[int, int], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _exception_values(restriction: Restriction) -> frozenset[str] | int:
+    """The values a restriction compares with: short states, ids, group names, or an instant (create_time)."""
+    field, text = restriction.field, restriction.value.text
+    if field == "create_time":
+        return _instant(restriction)
+    if field == "state":
+        state = text.removeprefix("EXCEPTION_STATE_")
+        if state not in _EXCEPTION_STATES:
+            raise invalid_argument("filter", f'unknown exception state "{text}"; use PENDING, RESOLVED or ARCHIVED '
+                                             "(or EXCEPTION_STATE_PENDING, ...)")
+        return frozenset((state,))
+    if field == "run":  # documented: run = "run1_id OR run2_id" matches either run
+        return frozenset(part.strip() for part in text.split(" OR "))
+    return frozenset((text,))
+
+
+def exception_filter(source: str) -> Callable[[ExceptionFacts], bool] | None:
+    """List Exceptions and its counts: `state`, `automation`, `run`, `group` (= and !=) and `create_time` (any
+    comparison), values bare or quoted, any boolean structure. Ids and group names match exactly (short forms)."""
+    node = _parse(source)
+    if node is None:
+        return None
+    _check(node, _EXCEPTION_OPERATORS, 'state = PENDING AND create_time >= "2025-01-01T00:00:00Z"',
+           bare_literals=True)
+    values = {restriction: _exception_values(restriction) for restriction in _restrictions(node)
+              if isinstance(restriction, Restriction)}
+
+    def matches(facts: ExceptionFacts) -> bool:
+        def test(restriction: Restriction) -> bool:
+            wanted = values[restriction]
+            if isinstance(wanted, int):
+                return _ORDER[restriction.op](facts.create_ns, wanted)
+            return (getattr(facts, restriction.field) in wanted) == (restriction.op == "=")
 
         return _evaluate(node, test)
 

@@ -19,6 +19,7 @@ import time
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -34,7 +35,8 @@ from kognitos_simulator.entities import (
     build_organization,
 )
 from kognitos_simulator.errors import failed_precondition, invalid_argument, not_found
-from kognitos_simulator.filters import IntervalSet
+from kognitos_simulator.filters import ExceptionFacts, IntervalSet
+from kognitos_simulator.guidance import ExceptionLife, GuidanceCenter, episodes
 from kognitos_simulator.ids import NanoIdCodec, UuidCodec
 from kognitos_simulator.pagination import take_descending
 from kognitos_simulator.plans import CONTINUABLE, PAUSABLE, PlanFactory, RunPlan
@@ -65,6 +67,14 @@ class _Lru(Generic[K, V]):
         if len(self._items) > self._size:
             self._items.popitem(last=False)
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class _RunSummary:
+    """What workspace-wide answers need of one run's whole life: when it completes, and its exceptions."""
+
+    completed_ns: int | None
+    exceptions: tuple[ExceptionLife, ...]
 
 
 def _copy(value: Any) -> Any:
@@ -113,7 +123,8 @@ class World:
         self._overrides: dict[tuple[str, int], list[tuple[str, int, str]]] = {}
         self._plan_cache: _Lru[tuple[str, int, int], RunPlan] = _Lru(10_000)
         self._event_cache: _Lru[tuple[str, int, int], list[Event]] = _Lru(256)
-        self._completions: dict[str, dict[int, int | None]] = {}
+        self._guidance = GuidanceCenter(settings.seed, self._organization.users, self._organization.workspaces)
+        self._summaries: dict[str, dict[int, _RunSummary]] = {}
 
     # The clock.
 
@@ -159,8 +170,9 @@ class World:
             raise not_found("run", run_id, f"{automation.name}/runs/{run_id}")
         return key
 
-    def _plan(self, automation: Automation, key: int, *, with_values: bool = True) -> RunPlan:
-        overrides = self._overrides.get((automation.id, key), [])
+    def _plan(self, automation: Automation, key: int, *, with_values: bool = True, planned: bool = False) -> RunPlan:
+        """The run's plan with its pauses and continues applied (`planned`: as generated, without them)."""
+        overrides = [] if planned else self._overrides.get((automation.id, key), [])
 
         def build() -> RunPlan:
             index = self._indexes[automation.id]
@@ -175,13 +187,41 @@ class World:
                     plan = self._plans.continued(plan, at_ns, number)
             return plan
 
-        if not with_values:
+        if not with_values or planned:
             return build()
         return self._plan_cache.get((automation.id, key, len(overrides)), build)
 
     def _events(self, plan: RunPlan) -> list[Event]:
         overrides = len(self._overrides.get((plan.automation.id, plan.key), []))
         return self._event_cache.get((plan.automation.id, plan.key, overrides), lambda: self._renderer.events(plan))
+
+    def _summary(self, automation: Automation, key: int) -> _RunSummary:
+        """The run's completion instant and exceptions, computed once per run (again after a pause or continue)."""
+        summaries = self._summaries.setdefault(automation.id, {})
+        summary = summaries.get(key)
+        if summary is None:
+            plan = self._plan(automation, key, with_values=False)
+            exceptions: tuple[ExceptionLife, ...] = ()
+            if any(True for _ in episodes(plan)):
+                def planned_end(exception_id: str) -> int | None:
+                    planned = self._plan(automation, key, with_values=False, planned=True)
+                    return next(e.end_ns for e in episodes(planned) if e.exception_id == exception_id)
+
+                exceptions = self._guidance.lives(plan, self._run_ids[automation.id].encode(key),
+                                                  lambda ordinal: self._renderer.execution_id(plan, ordinal),
+                                                  planned_end)
+            summary = summaries[key] = _RunSummary(plan.completed_at(), exceptions)
+        return summary
+
+    def _exception_lives(self, workspace_id: str, now: int) -> list[ExceptionLife]:
+        """Every exception of the workspace that exists at `now`, newest first (ties by id, descending)."""
+        lives: list[ExceptionLife] = []
+        for automation in self._workspace(workspace_id).automations:
+            index = self._indexes[automation.id]
+            for key in index.keys[:index.visible(now)]:
+                lives.extend(life for life in self._summary(automation, key).exceptions if life.create_ns <= now)
+        lives.sort(key=lambda life: (life.create_ns, life.exception_id), reverse=True)
+        return lives
 
     @staticmethod
     def _visible(events: list[Event], now: int) -> int:
@@ -266,6 +306,36 @@ class World:
                 raise missing
             return _copy(outputs)  # type: ignore[no-any-return]
 
+    def exceptions(self, workspace_id: str) -> list[Json]:
+        """Every exception that exists now, as List Exceptions renders them, in its order (newest first)."""
+        with self._lock:
+            return _copy(self.list_exceptions(workspace_id, None))  # type: ignore[no-any-return]
+
+    def exception(self, workspace_id: str, exception_id: str) -> Json:
+        """Get Exception: the exception now."""
+        with self._lock:
+            now = self.now_ns
+            return _copy(self._exception_life(workspace_id, exception_id, now).render(now))  # type: ignore[no-any-return]
+
+    def exception_history(self, workspace_id: str, exception_id: str) -> list[Json]:
+        """The exception as it was after each of its changes until now, oldest first (the last is Get Exception's)."""
+        with self._lock:
+            now = self.now_ns
+            return _copy(self._exception_life(workspace_id, exception_id, now).history(now))  # type: ignore[no-any-return]
+
+    def exception_groups(self, workspace_id: str) -> list[Json]:
+        """The static exception groups of the workspace (v1ExceptionGroup), as countByGroup describes them."""
+        self._workspace(workspace_id)
+        return self._guidance.groups(workspace_id)
+
+    def _exception_life(self, workspace_id: str, exception_id: str, now: int) -> ExceptionLife:
+        life = next((life for life in self._exception_lives(workspace_id, now) if life.exception_id == exception_id),
+                    None)
+        if life is None:
+            workspace = self._workspace(workspace_id)
+            raise not_found("exception", exception_id, f"{workspace.name}/exceptions/{exception_id}")
+        return life
+
     def automation_run_aggregates(self, workspace_id: str) -> list[Json]:
         """Per automation (deleted ones included): all-time total and completed run counts, as strings."""
         with self._lock:
@@ -274,12 +344,9 @@ class World:
             for automation in sorted(self._workspace(workspace_id).automations, key=lambda a: a.id):
                 index = self._indexes[automation.id]
                 visible = index.visible(now)
-                completions = self._completions.setdefault(automation.id, {})
                 completed = 0
                 for key in index.keys[:visible]:
-                    if key not in completions:
-                        completions[key] = self._plan(automation, key, with_values=False).completed_at()
-                    done = completions[key]
+                    done = self._summary(automation, key).completed_ns
                     completed += done is not None and done <= now
                 stats = {}
                 if visible:
@@ -340,6 +407,19 @@ class World:
             total = sum(high - low for low, high in ranges)
             return runs, offset + len(positions) < total
 
+    def list_exceptions(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None) -> list[Json]:
+        """Every exception that exists now and matches, newest first (the app pages over this list)."""
+        with self._lock:
+            now = self.now_ns
+            found = []
+            for life in self._exception_lives(workspace_id, now):
+                fields, _ = life.fields_at(now)
+                if matches is None or matches(ExceptionFacts(fields["state"].removeprefix("EXCEPTION_STATE_"),
+                                                             life.automation_id, life.run_id, life.group,
+                                                             life.create_ns)):
+                    found.append(life.render(now))
+            return found
+
     def events_page(self, workspace_id: str, automation_id: str, run_id: str, node_kind: Callable[[str], bool] | None,
                     position: int, size: int) -> tuple[list[bytes], int | None]:
         """Encoded events from stream position `position` and the position the next page starts at."""
@@ -384,7 +464,7 @@ class World:
                     f"{'paused' if action == 'pause' else 'continued'}",
                 )
             self._overrides.setdefault((automation.id, key), []).append((action, now, reason))
-            self._completions.get(automation.id, {}).pop(key, None)
+            self._summaries.get(automation.id, {}).pop(key, None)
             return _copy(self._renderer.run(self._plan(automation, key), now, full=True))  # type: ignore[no-any-return]
 
     def insert_runs(self, workspace_id: str, automation_id: str, count: int = 1) -> list[str]:

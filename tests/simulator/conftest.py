@@ -1,10 +1,10 @@
 """Fixtures for the simulator's tests: live simulators and HTTP clients whose every response is validated.
 
 Every response a test receives through `client` / `make_client` is validated against Kognitos'
-official OpenAPI document (the repository's copy, kognitos_simulator/reference/kognitos-openapi-runs.yaml):
-the 200 schema of the operation, or `rpcStatus` for errors, with formats checked (date-time, int64
-strings, base64). The schemas are tightened to forbid undeclared keys (a typo or a camelCase key
-would otherwise pass); the only key allowed beyond the document is the observed `table.inline.data`,
+official OpenAPI document (the repository's copies of its runs and exceptions subsets, in
+kognitos_simulator/reference/): the 200 schema of the operation, or `rpcStatus` for errors, with formats
+checked (date-time, int64 strings, base64). The schemas are tightened to forbid undeclared keys (a typo
+or a camelCase key would otherwise pass); the only key allowed beyond the document is the observed `table.inline.data`,
 which the published schema also accepts, so a body valid here is valid against the published schema.
 Each simulator checks at teardown that every response it sent went through that validation, so no
 test can bypass it.
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from simulator_openapi import REFERENCE, OpenApiResponses
+from simulator_openapi import REFERENCES, OpenApiResponses
 from simulator_support import Api, ClientFactory, SimulatorFactory
 
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
@@ -29,7 +29,7 @@ SEED = 7
 
 @pytest.fixture(scope="session")
 def openapi() -> OpenApiResponses:
-    return OpenApiResponses(REFERENCE)
+    return OpenApiResponses(*REFERENCES)
 
 
 class _Validation:

@@ -1,4 +1,8 @@
-"""Validation of response bodies against Kognitos' OpenAPI reference (the 200 schema, or rpcStatus)."""
+"""Validation of response bodies against Kognitos' OpenAPI reference (the 200 schema, or rpcStatus).
+
+The reference is two documents, subsets of the same published one: the runs endpoints and the exceptions
+endpoints; each operation is validated against the components of its own document.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from rfc3339_validator import validate_rfc3339
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-REFERENCE = REPOSITORY / "kognitos_simulator" / "reference" / "kognitos-openapi-runs.yaml"
-TEAM_REFERENCE = REPOSITORY.parent / "shared" / "reference" / "kognitos-openapi-runs.yaml"
-"""The team's copy, beside the repository where the team works; a user's clone has none."""
+DOCUMENTS = ("kognitos-openapi-runs.yaml", "kognitos-openapi-exceptions.yaml")
+REFERENCES = tuple(REPOSITORY / "kognitos_simulator" / "reference" / name for name in DOCUMENTS)
+TEAM_REFERENCES = tuple(REPOSITORY.parent / "shared" / "reference" / name for name in DOCUMENTS)
+"""The team's copies, beside the repository where the team works; a user's clone has none."""
 
 
 def _format_checker() -> FormatChecker:
@@ -43,20 +48,23 @@ def _strict(schemas: dict[str, Any]) -> dict[str, Any]:
 class OpenApiResponses:
     """Validates response bodies against the operation's schema in the reference document."""
 
-    def __init__(self, path: Path) -> None:
-        document = yaml.safe_load(path.read_text())
-        components = document["components"]
-        strict_components = {**components, "schemas": _strict(components["schemas"])}
-        checker = _format_checker()
+    def __init__(self, *paths: Path) -> None:
+        self._checker = _format_checker()
         self._operations: list[tuple[str, re.Pattern[str], str]] = []
         self._validators: dict[str, OAS30Validator] = {}
         # Items of list responses (runs, run_events, ...) are validated one by one and remembered: tests
         # fetch the same runs and events many times, and validating them again would only cost time.
         self._item_validators: dict[tuple[str, str], OAS30Validator] = {}
         self._valid_items: set[bytes] = set()
+        for path in paths:
+            self._load(yaml.safe_load(path.read_text()))
+
+    def _load(self, document: dict[str, Any]) -> None:
+        components = document["components"]
+        strict_components = {**components, "schemas": _strict(components["schemas"])}
 
         def validator(schema: dict[str, Any]) -> OAS30Validator:
-            return OAS30Validator({**schema, "components": strict_components}, format_checker=checker)
+            return OAS30Validator({**schema, "components": strict_components}, format_checker=self._checker)
 
         for template, operations in document["paths"].items():
             regex = re.compile(re.sub(r"\\\{\w+\\\}", "[^/:]+", re.escape(template)))

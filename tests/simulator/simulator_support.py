@@ -34,6 +34,9 @@ class Api:
     def run(self, workspace_id: str, automation_id: str, run_id: str) -> str:
         return f"{self.automation(workspace_id, automation_id)}/runs/{run_id}"
 
+    def exceptions(self, workspace_id: str) -> str:
+        return f"{self.workspace(workspace_id)}/exceptions"
+
     def automation_ids(self, workspace_id: str, show_deleted: bool = False) -> list[str]:
         return [a["name"].rsplit("/", 1)[1] for a in self.world.automations(workspace_id, show_deleted)]
 

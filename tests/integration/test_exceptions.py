@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.kognitos import ExitCode, InvalidRequestError, params
 from kognitos_elt.session import LoadSummary, run_load
 from kognitos_simulator import RunningSimulator, SimulatorSettings, World, running_simulator
 from kognitos_simulator.settings import Scale
@@ -236,3 +237,22 @@ def test_postgres_holds_the_exceptions_after_a_backfill_and_a_move(simulator: Ru
     assert types["resolved_by_agent"] == "boolean"
     assert types["extra"] == "jsonb"
 
+
+
+def test_a_filter_the_service_refuses_stops_the_load_saying_so_and_commits_nothing(
+    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_exceptions()
+    loaded = query_exceptions(query)
+    simulator.world.advance(timedelta(days=10))
+    monkeypatch.setattr(params, "NOT_RESOLVED", "state = SNOOZED")  # a state the service does not know
+
+    with pytest.raises(InvalidRequestError, match="SNOOZED") as refused:
+        load_exceptions()
+
+    assert "/exceptions" in str(refused.value) and refused.value.exit_code == ExitCode.API
+    assert query_exceptions(query) == loaded, "nothing of the refused load is committed"
+    monkeypatch.undo()
+    load_exceptions()
+    assert query_exceptions(query) == truth_exceptions(simulator.world)

@@ -166,36 +166,24 @@ def test_resolved_exceptions_are_read_by_their_runs_not_one_request_each(
 
 
 def test_pages_that_shift_while_paging_lose_and_duplicate_nothing(
-    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query,
-    monkeypatch: pytest.MonkeyPatch
+    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query
 ) -> None:
-    """Newest first with offset page tokens: the clock moves before every page, so new exceptions push the ones
-    not read yet onto later pages, and resolved ones leave the list of those not resolved."""
+    """Newest first with offset page tokens: the clock moves six hours before every page after the first, so new
+    exceptions push the ones not read yet onto later pages, and resolved ones leave the list of those not resolved."""
     world = simulator.world
-    list_exceptions = world.list_exceptions
-    shifting = False
-
-    def moving(*args: Any) -> Any:
-        if shifting:
-            world.advance(timedelta(hours=6))
-        return list_exceptions(*args)
-
-    monkeypatch.setattr(world, "list_exceptions", moving)  # world.exceptions (the truth) calls it too
     before = truth_exceptions(world)
+    simulator.faults.advance_clock_while_paginating_exceptions = 6 * 3600
 
-    shifting = True
-    load_exceptions(page_size=5)  # a backfill: new exceptions shift its pages
-    shifting = False
+    load_exceptions(page_size=3)  # a backfill: new exceptions shift its pages
 
     during = truth_exceptions(world)
     assert transitions(before, during)["new"] > 5, "exceptions should arrive while the load pages"
     loaded = query_exceptions(query)  # asserts no exception was loaded twice
     assert before.keys() <= loaded.keys() <= during.keys()
-    shifting = True
-    load_exceptions(page_size=5)  # and resolved ones leave the list of those not resolved while it is paged
-    shifting = False
+    load_exceptions(page_size=3)  # and resolved ones leave the list of those not resolved while it is paged
     assert transitions(during, truth_exceptions(world))["pending->resolved"]
-    load_exceptions(page_size=5)
+    simulator.faults.advance_clock_while_paginating_exceptions = 0
+    load_exceptions(page_size=3)
     assert query_exceptions(query) == truth_exceptions(world)
 
 

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install
+.PHONY: demo test lint install mutants
 
 # Everything (every extra, the test tools), with dbt pinned to what installs offline (constraints.txt).
 $(BIN)/kognitos-elt: pyproject.toml constraints.txt
@@ -29,3 +29,8 @@ lint: install
 	ln -s $(CURDIR)/pipelines/*.py $(TYPECHECK)/kognitos_elt/
 	ln -s $(CURDIR)/sources/kognitos $(TYPECHECK)/kognitos_elt/kognitos
 	MYPYPATH=$(TYPECHECK) $(BIN)/mypy -p kognitos_elt -p kognitos_analytics -p kognitos_simulator
+
+# Break the product on purpose (scripts/mutants.py): each mutant must make the tests that name it fail. Not in
+# `make test` or CI (each mutant reruns its tests in a copy of the tree); MUTANTS='pattern ...' picks some.
+mutants: install
+	$(BIN)/python scripts/mutants.py $(MUTANTS)

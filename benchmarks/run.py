@@ -1,11 +1,13 @@
-"""`python -m benchmarks.run --scale small [--latency-ms 20 0]`: kognitos-elt, the limit and the peer, side by side.
+"""`python -m benchmarks.run --scale small [--latency-ms 20 0] [--no-field]`: kognitos-elt, the limit and the peer.
 
-For every latency, each contender gets a fresh simulator process (same seed and frozen clock, so the
+For every setting (the field, a rate-limited service with uneven latency; then each fixed latency), each contender
+gets a fresh simulator process (same seed and frozen clock, so the
 same data and cold caches for everyone; only its all-time aggregates are worked out before timing, see
 `_warm_up`) and runs in a fresh interpreter with its own dlt directory and
 DuckDB file. The parent times each contender as a whole process, from spawning it until it has reported its
 result and exited (interpreter start-up and imports included, as a cron user pays them), samples the RSS of the
-contender's process tree every 50 ms, and prints one table per latency:
+contender's process tree every 50 ms, and prints one table per setting, with each contender's 429 answers and
+kognitos-elt's requests by endpoint:
 
     kognitos-elt       a full backfill into a fresh DuckDB file (runs, events, outputs, aggregates)
     models             the analytics models built on that file (dbt), then each read in full
@@ -13,6 +15,9 @@ contender's process tree every 50 ms, and prints one table per latency:
                        (built untimed before it when the models contender does not run)
     limit              the same pages, the same requests in flight, parsed and thrown away (limit.py)
     peer               dlt's rest_api source over the same endpoints (peer.py)
+
+Against a rate-limited service the limit and the models do not run: the floor stands for the limit, each
+contender's successful requests divided by the service's rate (no client can be faster).
 
 Results also go to benchmarks/results/<scale>-<time>.json.
 """
@@ -62,7 +67,7 @@ CONTENDERS: tuple[tuple[str, str], ...] = (
     ("peer", "peer (rest_api)"),
 )
 CONTENDER_NAMES = tuple(name for name, _ in CONTENDERS)
-COLUMNS = ("contender", "wall s", "requests", "runs", "events", "rows", "rows/s", "peak RSS MB", "CPU s",
+COLUMNS = ("contender", "wall s", "requests", "429s", "runs", "events", "rows", "rows/s", "peak RSS MB", "CPU s",
            "sim CPU s")
 """rows = runs + events, the tables every contender loads (or fetches); CPU s is the contender's own, whole process."""
 
@@ -85,6 +90,12 @@ class Measurement:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     """Timings the contender took itself: the models' build and each model's full read."""
+    refused: int = 0
+    """Requests answered 429."""
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    """Requests sent (429s included) by API method."""
+    notes: list[str] = field(default_factory=list)
+    """What kognitos-elt's summary said beside the counts (e.g. the pace it settled at)."""
 
     @property
     def row_count(self) -> int:
@@ -95,21 +106,75 @@ class Measurement:
         return self.row_count / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What the simulator does to every request: a fixed latency, a lognormal one on top, a rate limit."""
+
+    latency_ms: float = 0.0
+    median_ms: float = 0.0
+    p99_ms: float = 0.0
+    rate_limit: float | None = None
+    burst: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.rate_limit is None and not self.median_ms:
+            return f"{self.latency_ms:g}ms"
+        return "field"
+
+    def describe(self) -> str:
+        parts = [f"{_number(self.latency_ms)} ms latency per request"] if self.latency_ms or not self.median_ms else []
+        if self.median_ms:
+            parts.append(f"lognormal latency (median {self.median_ms:g} ms, p99 {self.p99_ms:g} ms)")
+        if self.rate_limit is not None:
+            parts.append(f"rate limit {self.rate_limit:g} requests/s, burst {self.burst}, 429 with Retry-After")
+        return ", ".join(parts)
+
+    def simulator_arguments(self) -> list[str]:
+        arguments = ["--latency-ms", str(self.latency_ms)]
+        if self.median_ms:
+            arguments += ["--latency-median-ms", str(self.median_ms), "--latency-p99-ms", str(self.p99_ms)]
+        if self.rate_limit is not None:
+            arguments += ["--rate-limit", str(self.rate_limit)]
+            arguments += ["--burst", str(self.burst)] if self.burst is not None else []
+        return arguments
+
+
+FIELD = Setting(median_ms=30, p99_ms=300, rate_limit=80, burst=16)
+"""The realistic setting: the rate-limited service of issue #26 (80 requests/s, bursts of 16), uneven latency."""
+NOT_AGAINST_A_RATE_LIMIT = ("limit", "models")
+"""The limit does not retry (the floor stands for it there); the models make no request."""
+
+
 @dataclass
 class Case:
-    """One (scale, latency) pair: its measurements, in CONTENDERS order."""
+    """One (scale, setting) pair: its measurements, in CONTENDERS order."""
 
     scale: str
-    latency_ms: float
+    setting: Setting
     measurements: list[Measurement]
+
+    @property
+    def latency_ms(self) -> float:
+        return self.setting.latency_ms
 
     def by_name(self, name: str) -> Measurement | None:
         return next((m for m in self.measurements if m.contender == name), None)
 
+    def floor_seconds(self, measurement: Measurement) -> float | None:
+        """The rate-limited service's floor for what a contender asked: its successful requests at the limit's rate."""
+        if self.setting.rate_limit is None:
+            return None
+        return (measurement.requests - measurement.refused) / self.setting.rate_limit
+
     def ratios(self) -> dict[str, float]:
-        """Wall-time ratios (and peak memory alongside): kognitos-elt / limit, peer / kognitos-elt."""
+        """Wall-time ratios (and peak memory alongside): kognitos-elt / limit, peer / kognitos-elt; against a rate
+        limit, each full load / its floor."""
         ours, limit, peer = self.by_name("kognitos-elt"), self.by_name("limit"), self.by_name("peer")
         ratios: dict[str, float] = {}
+        for load in (ours, peer):
+            if load and (floor := self.floor_seconds(load)):
+                ratios[f"{load.label} / its floor"] = load.wall_seconds / floor
         if ours and limit and limit.wall_seconds > 0:
             ratios["kognitos-elt / limit"] = ours.wall_seconds / limit.wall_seconds
         if ours and peer and ours.wall_seconds > 0:
@@ -148,11 +213,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def simulator(scale: str, latency_ms: float, seed: int, workers: int, log_path: Path) -> Iterator[Simulator]:
+def simulator(scale: str, setting: Setting, seed: int, workers: int, log_path: Path) -> Iterator[Simulator]:
     """The simulator in its own process (its CPU never shares the contender's GIL), until the block exits."""
     port = _free_port()
     command = [sys.executable, "-m", "kognitos_simulator", "--port", str(port), "--scale", scale, "--seed", str(seed),
-               "--token", TOKEN, "--latency-ms", str(latency_ms), "--workers", str(workers)]
+               "--token", TOKEN, *setting.simulator_arguments(), "--workers", str(workers)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -269,7 +334,9 @@ def measure(contender: str, label: str, sim: Simulator, workdir: Path, concurren
                        runs=result["runs"], events=result["events"], peak_rss_bytes=peak,
                        cpu_seconds=result["cpu_seconds"],
                        simulator_cpu_seconds=_tree_cpu(sim.process) - simulator_cpu_before,
-                       load_average=load_average, rows=result["rows"], seconds=result.get("seconds", {}))
+                       load_average=load_average, rows=result["rows"], seconds=result.get("seconds", {}),
+                       refused=result.get("refused", 0), by_endpoint=result.get("by_endpoint", {}),
+                       notes=result.get("notes", []))
 
 
 def _drive(label: str, process: subprocess.Popen[str], stderr_path: Path,
@@ -301,21 +368,25 @@ def _drive(label: str, process: subprocess.Popen[str], stderr_path: Path,
     raise TimeoutError(f"{label} did not finish within {timeout_seconds:.0f} s")
 
 
-def run_case(scale: str, latency_ms: float, *, seed: int = 0, concurrency: int = 8, simulator_workers: int = 1,
+def run_case(scale: str, setting: Setting | float, *, seed: int = 0, concurrency: int = 8, simulator_workers: int = 1,
              workdir: Path, contenders: Sequence[str] = CONTENDER_NAMES,
              timeout_seconds: float = 6 * 3600, progress: IO[str] | None = None,
              on_measurement: Callable[[Case], None] | None = None) -> Case:
-    """Every contender once at one scale and latency, each against a fresh simulator with the same seed.
+    """Every contender once at one scale and setting (a bare number: that fixed latency), each against a fresh
+    simulator with the same seed.
 
     `on_measurement` gets the case so far after each contender (a long run can save what it has).
     """
     labels = dict(CONTENDERS)
-    case = Case(scale, latency_ms, [])
+    setting = setting if isinstance(setting, Setting) else Setting(latency_ms=setting)
+    case = Case(scale, setting, [])
     workdir.mkdir(parents=True, exist_ok=True)
+    if setting.rate_limit is not None:
+        contenders = [name for name in contenders if name not in NOT_AGAINST_A_RATE_LIMIT]
     for contender in contenders:
         # The models and the no-op follow kognitos-elt's backfill: same dlt directory and DuckDB file.
         directory = workdir / ("kognitos-elt" if contender in ("models", "noop") else contender)
-        with simulator(scale, latency_ms, seed, simulator_workers, workdir / "simulator.log") as sim:
+        with simulator(scale, setting, seed, simulator_workers, workdir / "simulator.log") as sim:
             if contender == "noop" and "models" not in contenders:
                 # A cron user's no-op finds the models built: without this it would build them all from scratch.
                 measure("models", labels["models"], sim, directory, concurrency, timeout_seconds)
@@ -338,14 +409,17 @@ def _number(value: float, digits: int = 0) -> str:
 
 def format_case(case: Case, *, seed: int, concurrency: int, simulator_workers: int) -> str:
     """The plain-text table of one case, then its ratios."""
-    title = (f"scale {case.scale}, {_number(case.latency_ms)} ms latency per request (seed {seed}, "
+    title = (f"scale {case.scale}, {case.setting.describe()} (seed {seed}, "
              f"{concurrency} requests in flight, simulator: {simulator_workers} worker process(es)); "
              "rows = runs + events")
     rows = [list(COLUMNS)]
     for m in case.measurements:
-        rows.append([m.label, _number(m.wall_seconds, 1), _number(m.requests), _number(m.runs), _number(m.events),
-                     _number(m.row_count), _number(m.rows_per_second), _number(m.peak_rss_bytes / 2**20),
-                     _number(m.cpu_seconds, 1), _number(m.simulator_cpu_seconds, 1)])
+        rows.append([m.label, _number(m.wall_seconds, 1), _number(m.requests), _number(m.refused), _number(m.runs),
+                     _number(m.events), _number(m.row_count), _number(m.rows_per_second),
+                     _number(m.peak_rss_bytes / 2**20), _number(m.cpu_seconds, 1), _number(m.simulator_cpu_seconds, 1)])
+    if (ours := case.by_name("kognitos-elt")) and (floor := case.floor_seconds(ours)):
+        rows.append([f"floor ({ours.requests - ours.refused:,} successful / {case.setting.rate_limit:g} per s)",
+                     _number(floor, 1), *[""] * (len(COLUMNS) - 2)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = [title]
     for index, row in enumerate(rows):
@@ -362,6 +436,12 @@ def format_case(case: Case, *, seed: int, concurrency: int, simulator_workers: i
                           for name in sorted(models.rows))
         lines.append(f"analytics models: built in {models.seconds['build']:.1f} s after a {load.wall_seconds:.1f} s "
                      f"load; read in full: {reads}")
+    for m in case.measurements:
+        if m.contender in ("kognitos-elt", "peer") and m.by_endpoint:
+            listed = ", ".join(f"{name} {_number(count)}" for name, count in
+                               sorted(m.by_endpoint.items(), key=lambda item: -item[1]))
+            lines.append(f"{m.label}'s requests by endpoint (429s included): {listed}")
+        lines.extend(f"{m.label} said: {note}" for note in m.notes if "refused" in note)
     loads = ", ".join(f"{m.load_average:.1f}" for m in case.measurements)
     lines.append(f"machine load (1-min average) as each contender started: {loads} on {os.cpu_count()} CPUs")
     lines.extend(f"WARNING: {problem}" for problem in case.disagreements())
@@ -374,7 +454,8 @@ def write_results(cases: Sequence[Case], path: Path, **settings: Any) -> Path:
     document = {
         "settings": settings,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "cases": [{"scale": case.scale, "latency_ms": case.latency_ms, "ratios": case.ratios(),
+        "cases": [{"scale": case.scale, "setting": dataclasses.asdict(case.setting), "name": case.setting.name,
+                   "latency_ms": case.latency_ms, "ratios": case.ratios(),
                    "measurements": [dataclasses.asdict(m) | {"rows_per_second": m.rows_per_second}
                                     for m in case.measurements]}
                   for case in cases],
@@ -387,8 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--scale", choices=SCALE_NAMES, default="small", help="the simulator's named scale")
-    parser.add_argument("--latency-ms", type=float, nargs="+", default=list(DEFAULT_LATENCIES_MS),
+    parser.add_argument("--latency-ms", type=float, nargs="*", default=list(DEFAULT_LATENCIES_MS),
                         help="simulated latency per request; one table per value")
+    parser.add_argument("--no-field", action="store_false", dest="field",
+                        help="leave out the field: the rate-limited service with uneven latency (measured first)")
+    parser.add_argument("--field-rate-limit", type=float, default=FIELD.rate_limit, help="the field's requests/s")
+    parser.add_argument("--field-burst", type=int, default=FIELD.burst, help="the field's burst")
+    parser.add_argument("--field-median-ms", type=float, default=FIELD.median_ms, help="the field's median latency")
+    parser.add_argument("--field-p99-ms", type=float, default=FIELD.p99_ms, help="the field's 99th percentile latency")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=8, help="max_concurrent_requests of every contender")
     parser.add_argument("--simulator-workers", type=int, default=1, help="uvicorn worker processes of the simulator")
@@ -408,18 +495,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix=f"kognitos-bench-{args.scale}-"))
     path = args.results_dir / f"{args.scale}-{started:%Y%m%dT%H%M%SZ}.json"
     cases: list[Case] = []
+    field = Setting(median_ms=args.field_median_ms, p99_ms=args.field_p99_ms, rate_limit=args.field_rate_limit,
+                    burst=args.field_burst)
+    settings = [field] * args.field + [Setting(latency_ms=latency) for latency in args.latency_ms]
 
     def save(partial: Case) -> None:
         # After every contender, so a long run that is stopped still leaves what it measured.
         write_results([*cases, partial], path, scale=args.scale, latencies_ms=args.latency_ms, seed=args.seed,
-                      concurrency=args.concurrency, simulator_workers=args.simulator_workers,
-                      started=started.isoformat())
+                      field=dataclasses.asdict(field) if args.field else None, concurrency=args.concurrency,
+                      simulator_workers=args.simulator_workers, started=started.isoformat())
 
     try:
-        for latency in args.latency_ms:
-            print(f"scale {args.scale}, latency {latency:g} ms:", file=sys.stderr, flush=True)
-            case = run_case(args.scale, latency, seed=args.seed, concurrency=args.concurrency,
-                            simulator_workers=args.simulator_workers, workdir=root / f"latency-{latency:g}ms",
+        for setting in settings:
+            print(f"scale {args.scale}, {setting.describe()}:", file=sys.stderr, flush=True)
+            case = run_case(args.scale, setting, seed=args.seed, concurrency=args.concurrency,
+                            simulator_workers=args.simulator_workers, workdir=root / setting.name,
                             contenders=args.contenders, progress=sys.stderr, on_measurement=save)
             cases.append(case)
             print(format_case(case, seed=args.seed, concurrency=args.concurrency,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from string import Template
@@ -135,6 +135,7 @@ def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = 
         backlog = query(
             "SELECT automation_display_name, run_id, state, waits_for_human, create_time, age_seconds, "
             "exception_description FROM {models}.open_runs ORDER BY age_seconds DESC, run_id")
+    failures, backlog = _local(failures, zone), _local(backlog, zone)
     per_day = [(day, *daily.get(day, [0] * len(DAY_STATES))) for day in window.dates()]
     totals = [sum(row[index] for row in per_day) for index in range(1, len(DAY_STATES) + 1)]
     runs = sum(totals)
@@ -168,8 +169,8 @@ def render(report: Report) -> str:
     sections = "".join(_section_html(section) for section in report.sections)
     return TEMPLATE.substitute(
         title=f"Kognitos runs: {window.start} to {window.end}",
-        subtitle=html.escape(f"Dataset {report.dataset}; {window.days} days in {window.zone}, ending at the last "
-                             f"load ({window.as_of:%Y-%m-%d %H:%M} UTC, the service's clock)."),
+        subtitle=html.escape(f"Dataset {report.dataset}; {window.days} days and times in {window.zone}, ending at the "
+                             f"last load ({window.as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC, the service's clock)."),
         plotly=get_plotlyjs(), cards=cards, sections=sections,
     )
 
@@ -275,6 +276,12 @@ def _styled(figure: go.Figure) -> go.Figure:
     figure.update_layout(template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=380,
                          legend={"orientation": "h", "y": -0.2}, yaxis={"automargin": True})
     return figure
+
+
+def _local(rows: list[tuple[Any, ...]], zone: str) -> list[tuple[Any, ...]]:
+    """Times as the report's zone reads them, like its days (the destination answers in its session's zone)."""
+    return [tuple(value.astimezone(ZoneInfo(zone)) if isinstance(value, datetime) else value for value in row)
+            for row in rows]
 
 
 def _plain(value: Any) -> Any:

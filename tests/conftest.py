@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,12 @@ TEST_SCALE = Scale(workspaces=2, automations_per_workspace=2, runs_per_automatio
 @pytest.fixture(autouse=True)
 def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """dlt keeps pipelines under DLT_DATA_DIR (as root it otherwise uses a shared system folder)."""
+    isolate(monkeypatch, tmp_path)
+    yield tmp_path
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`isolated_dlt`'s settings, for fixtures of a wider scope too (they run before it)."""
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__", "ANALYTICS__", "KOGNITOS")):
             monkeypatch.delenv(name)
@@ -44,7 +51,6 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     # Fault tests fail one request in four to ten: ten attempts make "every attempt failed" vanishingly rare.
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "10")
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
 
 
 @pytest.fixture
@@ -57,6 +63,11 @@ def simulator() -> Iterator[RunningSimulator]:
 @pytest.fixture
 def postgres_dsn() -> str:
     """A real PostgreSQL server: CI starts one (.ci/postgres.sh) and requires it; elsewhere its tests skip."""
+    return require_postgres()
+
+
+def require_postgres() -> str:
+    """`postgres_dsn`, for fixtures of a wider scope too."""
     if not POSTGRES_DSN:
         if REQUIRE_POSTGRES:
             pytest.fail("KOGNITOS_TEST_POSTGRES is not set: .ci/postgres.sh should have started PostgreSQL")
@@ -75,6 +86,13 @@ def configured(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL role of the test's own (`role_of_its_own`)."""
+    with role_of_its_own(postgres_dsn) as role:
+        yield role
+
+
+@contextmanager
+def role_of_its_own(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     """A PostgreSQL role of the test's own, with a password found nowhere else, and a dataset for it: (its DSN, the
     dataset), its schemas and the role dropped at the end. (dbt masks the password's value in everything it prints:
     a password that is also a word of its output, like CI's `kognitos`, would mask the models' names.)"""
@@ -83,9 +101,11 @@ def postgres_role(postgres_dsn: str) -> Iterator[tuple[str, str]]:
         cursor.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
         cursor.execute(f"GRANT CREATE ON DATABASE {connection.info.dbname} TO {name}")
     parts = urlsplit(postgres_dsn)
-    yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
-    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
-        for schema in (name, f"{name}_staging", analytics_schema(name)):
-            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
-        cursor.execute(f"DROP ROLE {name}")
+    try:
+        yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port or 5432}")), name
+    finally:
+        with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+            for schema in (name, f"{name}_staging", analytics_schema(name)):
+                cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            cursor.execute(f"REVOKE ALL ON DATABASE {connection.info.dbname} FROM {name}")
+            cursor.execute(f"DROP ROLE {name}")

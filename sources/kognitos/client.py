@@ -29,7 +29,7 @@ from .errors import (
     error_chain,
     error_for_status,
 )
-from .pacing import RequestPacer
+from .pacing import Governor
 from .params import Params
 from .stats import LoadStats
 
@@ -45,7 +45,8 @@ class KognitosClient:
 
     Every call retries 429, 5xx, timeouts, dropped connections and malformed bodies with exponential
     backoff and jitter, honouring `Retry-After`; other 4xx fail at once with an `ApiError` whose message
-    says what to fix. The client is thread-safe, so event fetching can share it across workers.
+    says what to fix. The client is thread-safe, so event fetching can share it across workers, and every
+    request goes through one `Governor` (pacing.py): a refusal slows the whole load, not one thread.
     """
 
     def __init__(
@@ -83,7 +84,9 @@ class KognitosClient:
         self._lookahead = 2 * max_connections
         self._server_clock: tuple[datetime, float] | None = None
         self._last_date_header = ""
-        self._pacer = RequestPacer(max_requests_per_second) if max_requests_per_second else None
+        self._governor = Governor(max_requests_per_second)
+        self._cap_logged = threading.Event()
+        self._closed = False
 
     def __enter__(self) -> KognitosClient:
         return self
@@ -94,8 +97,14 @@ class KognitosClient:
         self.close()
 
     def close(self) -> None:
+        """Stop the workers and the connections; say what the governor did if the service ever refused a request."""
         self._workers.shutdown(cancel_futures=True)
         self._http.close()
+        report = self._governor.report()
+        if report.refusals and not self._closed:
+            logger.info(report.line())
+            self.stats.note(report.line())
+        self._closed = True
 
     def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Generator[Out, None, None]:
         """`fetch` over `items` on the client's worker threads, results in order, at most 2 x workers ahead.
@@ -173,8 +182,7 @@ class KognitosClient:
             logger.debug("%s %s", method, self._describe(path, params))
         try:
             with self._in_flight:
-                if self._pacer is not None:  # paced once a request may go: a slot taken earlier could burst
-                    self._pacer.wait()
+                sent_at = self._governor.admit()  # once a request may go: a slot taken earlier could burst
                 response = self._http.request(
                     method, path, params=params, content=orjson.dumps(body) if body is not None else None,
                     headers={"Content-Type": "application/json"} if body is not None else None,
@@ -182,7 +190,32 @@ class KognitosClient:
         except httpx.TransportError as exc:
             raise transport_failure(exc, method, self._describe(path, params), self._http.timeout) from exc
         self.stats.time_request(response.elapsed.total_seconds())
-        return self._payload(method, response)
+        try:
+            payload = self._payload(method, response)
+        except RetryableError as error:
+            if error.status == 429 or (error.status == 503 and error.retry_after is not None):
+                self._refused(error, sent_at)
+            raise
+        self._governor.answered(sent_at)
+        return payload
+
+    def _refused(self, error: RetryableError, sent_at: float) -> None:
+        """A 429, or a 503 that says when to come back: the governor holds and slows every request of the load."""
+        self.stats.add("requests_refused")
+        wait = None if error.retry_after is None else min(error.retry_after, self._max_retry_wait)
+        self._governor.refused(sent_at, time.monotonic(), wait)
+        if (wait is not None and wait == error.retry_after) or self._cap_logged.is_set():
+            return
+        self._cap_logged.set()
+        if error.retry_after is None:
+            logger.warning("The service answered HTTP %d without Retry-After: refused requests back off exponentially "
+                           "(from [runtime] request_backoff_factor, %g s, to request_max_retry_delay, %g s) and the "
+                           "load slows down (said once per load).",
+                           error.status, self._initial_retry_wait, self._max_retry_wait)
+        else:
+            logger.warning("The service answered HTTP %d asking to retry after %g s, more than [runtime] "
+                           "request_max_retry_delay: the load waits %g s instead (said once per load).",
+                           error.status, error.retry_after, self._max_retry_wait)
 
     def _payload(self, method: str, response: httpx.Response) -> JsonObject:
         """The JSON object of a response, or the error it stands for (the URL is only rendered for errors)."""

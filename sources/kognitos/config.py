@@ -59,7 +59,8 @@ class SourceConfig(BaseConfiguration):
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
     """Days re-queried by later loads (2 = today and yesterday)."""
     max_requests_per_second: float | None = None
-    """Client-side rate limit across all requests of a load; default none."""
+    """A ceiling on the pace of all requests of a load together; default none: the load finds a rate-limited
+    service's pace by itself (pacing.py)."""
     execution_output_types: str | None = None
     """Where execution_outputs' `value_type` comes from: "inferred" from each value, read from the `completed` journal
     entries the load already has, no request; "declared": the declared types, one Get Execution Outputs request per

@@ -91,6 +91,9 @@ class RequestCosts:
     batches, several in flight: their price is what the batches took per run.
     """
 
+    fixed: RefreshCosts | None = None
+    """Prices known in advance, given by `estimate` whatever is observed: for a caller that measured its service, or
+    a test that needs a plan it can work out."""
     _pages: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=PAGES_FITTED))
     """(runs, seconds) of the latest listing pages."""
     _get_runs: int = 0
@@ -109,6 +112,8 @@ class RequestCosts:
         """The prices so far. Before any listing page, `seconds_per_request` (the mean of the load's other requests)
         or a prior; before any Get Run, a request's time shared by `concurrency` in flight plus a run's: a guess
         that errs cheap, so Get Runs get tried, and timed, once."""
+        if self.fixed is not None:
+            return self.fixed
         per_run, per_request = PRIOR_SECONDS_PER_RUN, seconds_per_request or PRIOR_SECONDS_PER_REQUEST
         if self._pages:
             runs, seconds = zip(*self._pages, strict=True)

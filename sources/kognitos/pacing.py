@@ -1,34 +1,242 @@
-"""A client-side request rate limit shared by every thread of a load (`max_requests_per_second`).
+"""The load's governor: one pace and one hold for every thread that shares a client.
 
-Hand-written because it is a dozen lines: requests are spaced evenly, each thread reserving the next
-free slot under a lock and sleeping outside it, so concurrent event fetches share one budget.
+A service that rate-limits answers 429 (or 503 with `Retry-After`) once a client sends faster than it admits. When
+each worker backs off alone, the others keep sending into the limit; here every request of the load asks the
+governor for its turn:
+
+- **Hold.** A refusal that says when to come back (`Retry-After`, capped at `request_max_retry_delay`) holds back
+  every request until then, not only the refused one.
+- **Pace.** Requests are spaced evenly at a pace shared by all threads. The load starts unpaced (only
+  `max_concurrent_requests` bounds it) or at `max_requests_per_second` when set, and is never faster than that.
+- **Finding the service's pace.** A refusal of a request sent after the last cut (one cut per round trip) cuts the
+  pace. If the service had been admitting requests for a while since the load last resumed, the new pace is just
+  under the rate it admitted over the last seconds of that stretch (`MEASURED_SECONDS`): what it demonstrably
+  sustains, a burst it allowed included (`ADMITTED_SHARE`). If refusals came at once (dense, or again before
+  sending had lasted as long as the hold it had just sat out), that rate means little (a burst hides the limit),
+  so the pace halves. While answers are clean the pace grows: quickly back up after a halving; otherwise slowly
+  at first, near the rate the service refused, then faster the longer answers stay clean (the rate measured may
+  have been this machine's, not the service's, or the limit may have been raised).
+- **Sparse errors are not a limit.** A 503 without `Retry-After` is a plain retry (the service failed, it did not
+  ask us to slow down). An unpaced load takes only dense refusals as a rate limit (`DENSE_REFUSALS` of the last
+  `RECENT_ANSWERS` answers): one 429 among hundreds of answers is a fault, not a limit. A paced load cuts on a
+  sparse refusal only after `MIN_SPAN_SECONDS` of sending, and then only to just under what was admitted: random
+  faults cannot push the pace below what the service keeps answering. The pace never goes under `MIN_PACE`.
+
+Hand-written: the HTTP libraries' rate limiters (e.g. a fixed token bucket) pace at a rate one configures; this
+one has to find the rate. The decisions are in `reserve`, `go`, `answered` and `refused`, which take the time as an
+argument, so tests drive them on a fake clock; `admit` is `reserve` and `go` with sleeping, for the client's threads.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MIN_PACE = 1.0
+"""Requests per second below which no cut goes."""
+ADMITTED_SHARE = 0.95
+"""A cut after a clean stretch sets the pace to this share of what the service admitted over it."""
+HALVING = 0.5
+"""A cut on refusals that came at once (no clean stretch to measure) multiplies the pace by this."""
+MIN_SPAN_SECONDS = 2.0
+"""Sending time since the load last resumed after which what the service admitted is a measure of its rate."""
+MEASURED_SECONDS = 5.0
+"""The rate admitted is measured over the last this many seconds before the refusal (less if the stretch was
+shorter): earlier, this machine may have been the bottleneck, or the pace lower."""
+MIN_HOLD_SECONDS = 0.5
+"""A load refused again sooner than the hold it just sat out lasted halves its pace, if that hold was this long."""
+RECENT_ANSWERS = 16
+DENSE_REFUSALS = 4
+"""Refusals among the last RECENT_ANSWERS answers that an unpaced load takes as a rate limit."""
+FAST_GROWTH = 0.1
+"""After a halving, the pace grows by this share per second back up to RECOVERY_SHARE of the pace it had."""
+RECOVERY_SHARE = 0.9
+GROWTH_ACCELERATION = 0.001
+"""Past that, or after a measured cut, it grows by this share of itself per second for every second since the cut
+(at least MIN_GROWTH requests/s per second): slowly near the rate the service was refusing at, faster further on,
+so that a pace measured while this machine, not the service, was the bottleneck does not stay low for long."""
+MIN_GROWTH = 0.1
 
 
-class RequestPacer:
-    """Spaces requests at least `1 / per_second` apart, across threads."""
+@dataclass(frozen=True)
+class GovernorReport:
+    """What the governor did over a load, for its summary and log."""
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+    pace: float | None
+    """Requests per second at the end; None if the load never needed a pace."""
+    refusals: int
+    """Answers 429, and 503 with Retry-After."""
+    held_seconds: float
+    """Wall seconds during which every request was held back by a Retry-After."""
+    cuts: int
+
+    def line(self) -> str:
+        pace = f"settled at {self.pace:.1f} requests/s" if self.pace is not None else "never needed a pace"
+        return (f"The service refused {self.refusals} request(s) (429, or 503 with Retry-After); the load held every "
+                f"request back for {self.held_seconds:.1f} s in all and {pace}.")
+
+
+@dataclass
+class _Stretch:
+    """Requests sent from `start` (when sending resumed) to `end` (None: still going), and when those admitted in its
+    last MEASURED_SECONDS were sent."""
+
+    start: float
+    held: float = 0.0
+    """How long the hold before it lasted (0: it began with the load, or after a cut)."""
+    end: float | None = None
+    sent: int = 0
+    admitted: deque[float] = field(default_factory=deque)
+
+    def admit(self, sent_at: float) -> None:
+        self.admitted.append(sent_at)
+        while self.admitted[0] < sent_at - MEASURED_SECONDS:
+            self.admitted.popleft()
+
+    def admitted_rate(self, now: float) -> float:
+        """Requests per second admitted over its last MEASURED_SECONDS (or all of it, if shorter)."""
+        end = self.end if self.end is not None else now
+        since = max(self.start, end - MEASURED_SECONDS)
+        return sum(1 for sent_at in self.admitted if sent_at >= since) / max(end - since, 1e-3)
+
+
+class Governor:
+    """One pace and one hold for every request of a load, thread-safe (module docstring)."""
+
+    def __init__(self, max_rate: float | None = None, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_second <= 0:
-            raise ValueError(f"per_second must be positive, got {per_second}")
-        self._interval = 1.0 / per_second
+        if max_rate is not None and max_rate <= 0:
+            raise ValueError(f"max_rate must be positive, got {max_rate}")
+        self._max_rate = max_rate
         self._clock = clock
         self._sleep = sleep
-        self._next_slot = clock()
         self._lock = threading.Lock()
+        now = clock()
+        self._pace = max_rate
+        self._recovery_target = 0.0
+        self._next_slot = now
+        self._grown_at = now
+        self._hold_until = now
+        self._stretch: _Stretch | None = None
+        """Requests since sending last resumed (the first request, the end of a hold, a cut)."""
+        self._previous = _Stretch(now)
+        """The stretch a hold ended: what a refusal of a request sent in it is weighed against."""
+        self._last_cut = float("-inf")
+        self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
+        self._refusals = 0
+        self._held_seconds = 0.0
+        self._cuts = 0
 
-    def wait(self) -> None:
-        """Block until this caller's slot comes."""
+    @property
+    def pace(self) -> float | None:
         with self._lock:
+            return self._pace
+
+    def admit(self) -> float:
+        """Block until this request may go (after any hold, at its slot of the pace); the time it goes."""
+        while True:
+            slot = self.reserve(self._clock())
             now = self._clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
+            if slot > now:
+                self._sleep(slot - now)
+            now = self._clock()
+            if self.go(now):
+                return now
+
+    def go(self, now: float) -> bool:
+        """Whether a request whose slot came may go now: not if a hold began while it waited (it reserves again)."""
+        with self._lock:
+            if self._hold_until > now:
+                return False
+            if self._stretch is None:
+                self._stretch = _Stretch(now)
+            self._stretch.sent += 1
+            return True
+
+    def reserve(self, now: float) -> float:
+        """The time the next request may go: after any hold and at its slot of the pace (taken now)."""
+        with self._lock:
+            self._grow(now)
+            slot = max(now, self._hold_until)
+            if self._pace is not None:
+                slot = max(slot, self._next_slot)
+                self._next_slot = slot + 1.0 / self._pace
+            return slot
+
+    def answered(self, sent_at: float) -> None:
+        """A request sent at `sent_at` was answered (anything but a refusal)."""
+        with self._lock:
+            self._recent.append(True)
+            stretch = self._stretch_of(sent_at)
+            if stretch is not None:
+                stretch.admit(sent_at)
+
+    def refused(self, sent_at: float, now: float, retry_after: float | None) -> None:
+        """A request sent at `sent_at` was refused at `now`; `retry_after` is the wait asked for (already capped)."""
+        with self._lock:
+            self._refusals += 1
+            self._recent.append(False)
+            if sent_at >= self._last_cut:
+                self._cut(sent_at, now)
+            if retry_after is not None and now + retry_after > self._hold_until:
+                self._held_seconds += now + retry_after - max(self._hold_until, now)
+                self._hold_until = now + retry_after
+                self._resume(now, self._hold_until)
+
+    def report(self) -> GovernorReport:
+        with self._lock:
+            return GovernorReport(self._pace, self._refusals, self._held_seconds, self._cuts)
+
+    def _stretch_of(self, sent_at: float) -> _Stretch | None:
+        if self._stretch is not None and sent_at >= self._stretch.start:
+            return self._stretch
+        return self._previous if sent_at >= self._previous.start else None
+
+    def _resume(self, now: float, at: float) -> None:
+        """Sending resumes `at` (a hold's end, or now after a cut): the stretch so far ends now."""
+        if self._stretch is not None and self._stretch.start > now:  # not begun yet: a longer hold moves it
+            self._stretch.start = at
+            self._stretch.held += at - now
+        else:
+            if self._stretch is not None:
+                self._stretch.end = now
+                self._previous = self._stretch
+            self._stretch = _Stretch(at, held=at - now)
+        self._grown_at = max(self._grown_at, at)
+
+    def _cut(self, sent_at: float, now: float) -> None:
+        stretch = self._stretch_of(sent_at) or _Stretch(now)
+        span = (stretch.end if stretch.end is not None else now) - stretch.start
+        dense = self._recent.count(False) >= DENSE_REFUSALS
+        measured = span >= MIN_SPAN_SECONDS and bool(stretch.admitted)
+        at_once = MIN_HOLD_SECONDS <= stretch.held > span  # refused again sooner than a real hold lasted
+        if not (dense or at_once or (measured and self._pace is not None)):
+            return  # a sparse refusal: a fault, or too soon to tell
+        if measured:
+            pace = ADMITTED_SHARE * stretch.admitted_rate(now)
+            self._recovery_target = 0.0
+        else:
+            current = self._pace if self._pace is not None else stretch.sent / max(span, 1e-3)
+            pace = HALVING * current
+            self._recovery_target = RECOVERY_SHARE * current
+        self._pace = max(MIN_PACE, pace if self._max_rate is None else min(pace, self._max_rate))
+        self._cuts += 1
+        self._last_cut = now
+        self._next_slot = max(self._next_slot, now)
+        self._recent.clear()
+        self._resume(now, now)
+
+    def _grow(self, now: float) -> None:
+        elapsed = now - self._grown_at
+        if self._pace is None or elapsed <= 0:
+            return
+        self._grown_at = now
+        if self._pace < self._recovery_target:
+            pace = min(self._pace * (1 + FAST_GROWTH * elapsed), self._recovery_target)
+        else:
+            since_cut = min(now - self._last_cut, 3600.0)
+            pace = self._pace + max(MIN_GROWTH, GROWTH_ACCELERATION * self._pace * since_cut) * elapsed
+        self._pace = pace if self._max_rate is None else min(pace, self._max_rate)

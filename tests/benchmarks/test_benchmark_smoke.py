@@ -51,6 +51,10 @@ def test_every_contender_loads_what_the_simulator_holds(tmp_path: Path) -> None:
     assert measured["models"].seconds["build"] > 0 and set(measured["models"].seconds) > set(measured["models"].rows)
     # The limit requests exactly the pages kognitos-elt requests; the no-op re-lists far less.
     assert measured["limit"].requests == measured["kognitos-elt"].requests
+    assert measured["limit"].by_endpoint == measured["kognitos-elt"].by_endpoint
+    for name in ("kognitos-elt", "limit", "peer"):  # what each HTTP library sent, by endpoint: every request
+        assert sum(measured[name].by_endpoint.values()) == measured[name].requests, name
+        assert measured[name].by_endpoint["List Run Events"] >= runs and measured[name].refused == 0, name
     # Nothing new: the workspaces page, each workspace's automations, two aggregates and one page of new exceptions
     # (and one of those not resolved, where some are), one runs page per automation, and a Get Run for each open run
     # the page does not reach back to: how far back is the cost model's choice, from the times this load observed.
@@ -68,6 +72,7 @@ def test_every_contender_loads_what_the_simulator_holds(tmp_path: Path) -> None:
     assert f"run_facts {runs:,} rows" in table
     assert all(any(line.startswith(label) for line in table.splitlines()) for _, label in CONTENDERS)
     assert "kognitos-elt / limit" in table and "peer / kognitos-elt" in table
+    assert "kognitos-elt's requests by endpoint" in table and "floor" not in table
 
     path = write_results([case], tmp_path / "results" / "tiny.json", scale=SCALE)
     document = orjson.loads(path.read_bytes())

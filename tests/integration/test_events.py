@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pytest
 
@@ -17,7 +17,7 @@ from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator
 
 from .conftest import Loader, Query
-from .truth import live_runs, loaded_events, truth_events, truth_outputs
+from .truth import live_runs, loaded_events, truth_events, truth_output_values, truth_outputs
 
 
 def test_events_of_every_run_equal_truth_in_count_and_order(simulator: RunningSimulator, load: Loader,
@@ -110,33 +110,18 @@ def test_runs_with_more_than_a_page_of_events_and_a_fault_mid_pages_lose_nothing
 
 
 def test_node_kinds_keeps_those_node_events_and_every_event_without_a_node_and_loses_no_output(
-    simulator: RunningSimulator, load: Loader, query: Query, tmp_path: Path
+    simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
-    everything = tmp_path / "everything.duckdb"
-    run_load(destination=duckdb_destination("kognitos", str(everything)), pipeline_name="everything",
-             source_options={"access_token": simulator.token, "base_url": simulator.base_url,
-                             "organization_id": simulator.world.organization_id})
-
     load(node_kinds=["FunctionCall"])
 
-    with duckdb.connect(str(everything), read_only=True) as connection:
-        all_events = connection.sql("SELECT workspace_id, automation_id, run_id, event_index, node_kind, journal_type "
-                                    "FROM kognitos.run_events ORDER BY ALL").fetchall()
-        all_outputs = connection.sql("SELECT execution_id, output_name, value FROM kognitos.execution_outputs "
-                                     "ORDER BY ALL").fetchall()
-    kept: dict[tuple[str, str, str], list[tuple[str | None, str | None]]] = {}
-    for ws, auto, run, _, kind, journal in all_events:
-        if kind in (None, "FunctionCall"):
-            kept.setdefault((ws, auto, run), []).append((kind, journal))
-    expected = sorted((*run, index, kind, journal) for run, events in kept.items()
-                      for index, (kind, journal) in enumerate(events))
-    filtered = query("SELECT workspace_id, automation_id, run_id, event_index, node_kind, journal_type "
-                     "FROM kognitos.run_events ORDER BY ALL")
-    assert filtered == expected
-    assert {kind for *_, kind, _ in filtered} == {None, "FunctionCall"}
-    assert len(filtered) < len(all_events)
-    assert all_outputs and query("SELECT execution_id, output_name, value FROM kognitos.execution_outputs "
-                                 "ORDER BY ALL") == all_outputs
+    filtered = loaded_events(query)
+    assert filtered == truth_events(simulator.world, node_kinds=("FunctionCall",))
+    assert {event.node_kind for event in filtered.values()} == {None, "FunctionCall"}
+    assert len(filtered) < len(truth_events(simulator.world)), "other kinds were left out"
+    outputs = query("SELECT workspace_id, execution_id, output_name, value FROM kognitos.execution_outputs")
+    assert {(ws, ex, name): json.loads(value) for ws, ex, name, value in outputs} == truth_output_values(
+        simulator.world) != {}
+    assert len(outputs) == len({row[:3] for row in outputs})
 
 
 def test_changing_node_kinds_is_refused_without_a_change_until_the_events_are_reloaded(

@@ -17,7 +17,7 @@ from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator, World
 
 from .conftest import Loader, Query
-from .truth import truth_outputs
+from .truth import truth_output_values, truth_outputs
 
 Outputs = dict[tuple[str, str, str], tuple[Any, str | None]]
 
@@ -71,6 +71,7 @@ def test_outputs_come_from_the_journal_typed_by_their_values_without_a_request(
     assert set(outputs) == set(truth) and truth
     assert {key: value_type for key, (_, value_type) in outputs.items()} == {
         key: type_the_value_says(output) for key, output in truth.items()}
+    assert {key: value for key, (value, _) in outputs.items()} == truth_output_values(simulator.world)
 
 
 def test_declared_types_are_fetched_on_request_with_the_same_values(

@@ -27,13 +27,18 @@ def test_next_run_finishes_an_interrupted_load_then_loads_new_runs(
     pipeline.extract(kognitos_source(access_token=simulator.token, base_url=simulator.base_url,
                                      organization_id=simulator.world.organization_id))
     assert pipeline.has_pending_data, "the extracted package is left pending, as after a crash"
+    extracted = truth_runs(simulator.world)
     simulator.world.advance(timedelta(hours=2))
+    now = truth_runs(simulator.world)
+    assert now.keys() > extracted.keys(), "two simulated hours should add runs"
 
     summary = load()
 
     assert summary.resumed_packages == 1
-    assert summary.stats["runs_new"] > 0, "the new runs of the last two hours are loaded in the same run"
-    assert loaded_runs(query) == truth_runs(simulator.world)
+    # The pending package's state is the start: only what changed since its extract is new or updated.
+    assert summary.stats["runs_new"] == len(now) - len(extracted)
+    assert summary.stats["runs_updated"] == sum(extracted[key] != now[key] for key in extracted)
+    assert loaded_runs(query) == now
 
 
 def test_a_load_redone_from_lost_state_duplicates_no_event(

@@ -3,49 +3,62 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from kognitos_elt.kognitos import AuthError, NotFoundError
+from kognitos_elt.kognitos import AuthError, NotFoundError, client
 from kognitos_simulator import RunningSimulator
 
 from .conftest import Loader
 
 
-def test_a_429_is_retried_after_at_least_the_seconds_its_retry_after_asks(
+def test_a_429_is_retried_after_exactly_the_seconds_its_retry_after_asks(
     simulator: RunningSimulator, load: Loader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "10")  # the tests' default caps waits at 50 ms
     simulator.faults.retry_after_seconds = 1
     simulator.faults.path_contains = ":automationRunAggregates"
     simulator.faults.inject("rate_limit", 2)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    # The client's own clock only (the simulator and dlt share the time module).
+    monkeypatch.setattr(client, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
 
     load()
 
     calls = [entry for entry in simulator.requests.entries if entry.path.endswith(":automationRunAggregates")]
-    limited = [index for index, entry in enumerate(calls) if entry.status == 429]
-    assert len(limited) == 2
-    for index in limited:
-        retry = next(entry for entry in calls[index + 1:] if entry.path == calls[index].path)
-        assert retry.received - calls[index].received >= 1.0
+    assert [entry.status for entry in calls].count(429) == 2
+    assert waits == [simulator.faults.retry_after_seconds] * 2, "each 429 waited what it asked, and nothing else"
+    for index, entry in enumerate(calls):
+        if entry.status == 429:
+            retry = next(later for later in calls[index + 1:] if later.path == entry.path)
+            assert retry.received - entry.received >= 1.0
 
 
 @pytest.mark.parametrize(
-    ("options", "kind", "path_end"),
+    ("options", "kind", "path", "status"),
     [
-        pytest.param({"access_token": "wrong-token"}, AuthError, "/workspaces", id="401"),
-        pytest.param({"workspace_ids": ["no-such-workspace"]}, NotFoundError, "/no-such-workspace", id="404"),
+        pytest.param({"access_token": "wrong-token"}, AuthError, "/me/organizations/{org}/workspaces", 401, id="401"),
+        pytest.param({"workspace_ids": ["no-such-workspace"]}, NotFoundError,
+                     "/organizations/{org}/workspaces/no-such-workspace", 404, id="404"),
     ],
 )
 def test_a_4xx_is_not_retried(
-    simulator: RunningSimulator, load: Loader, options: dict[str, object], kind: type[Exception], path_end: str
+    simulator: RunningSimulator, load: Loader, options: dict[str, object], kind: type[Exception], path: str,
+    status: int
 ) -> None:
     with pytest.raises(kind):
         load(**options)
 
-    assert [entry.status for entry in simulator.requests.entries if entry.path.endswith(path_end)] in ([401], [404])
+    expected = "/api/v1" + path.format(org=simulator.world.organization_id)
+    assert [(entry.path, entry.status) for entry in simulator.requests.entries] == [(expected, status)]
 
 
 def test_max_requests_per_second_holds_over_a_real_load(

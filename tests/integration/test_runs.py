@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -17,7 +17,7 @@ from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
 
 from .conftest import Loader, Query
-from .truth import loaded_runs, state_key, truth_runs
+from .truth import loaded_runs, truth_runs
 
 
 def test_first_load_equals_truth_when_loading_everything(simulator: RunningSimulator, load: Loader,
@@ -68,40 +68,6 @@ def test_old_stuck_runs_show_their_new_state_when_they_finish_weeks_later(
     truth = truth_runs(simulator.world)
     assert loaded_runs(query) == truth
     assert any(truth[key][0] != "awaiting_guidance" and truth[key][0] != "stopped" for key in stuck)
-
-
-def test_no_op_load_lists_each_automation_once_fetches_the_open_runs_it_does_not_list_and_loads_nothing(
-    simulator: RunningSimulator, load: Loader, query: Query
-) -> None:
-    """Small pages make listing back to an old open run dear, so the plan fetches some open runs one by one."""
-    load(page_size=5)
-    open_runs = sum(state not in ("completed", "failed") for state, _ in truth_runs(simulator.world).values())
-    automations = sum(len(simulator.world.automations(w["name"].rsplit("/", 1)[-1], show_deleted=True))
-                      for w in simulator.world.workspaces())
-    simulator.requests.clear()
-
-    summary = load(page_size=5)
-
-    assert summary.rows.get("runs", 0) == 0
-    assert summary.stats.get("runs_new", 0) == 0 and summary.stats.get("runs_updated", 0) == 0
-    list_runs = [e for e in simulator.requests.entries if e[1].endswith("/runs") and "page_token" not in e.query]
-    get_runs = [e for e in simulator.requests.entries if "/runs/" in e[1]]
-    assert len(list_runs) == automations
-    # Each automation is listed back to some instant; its open runs created before it need a Get Run each.
-    listed_from = {e.path.removesuffix("/runs"): nanos(e.query["filter"].split('"')[1]) for e in list_runs}
-    expected = {f"{automation_path}/runs/{short_id(run['name'])}"
-                for automation_path, lower in listed_from.items()
-                for run in simulator.world.runs(*automation_path.split("/")[-3::2])
-                if state_key(run) not in ("completed", "failed") and nanos(run["create_time"]) < lower}
-    assert sorted(e.path for e in get_runs) == sorted(expected)
-    assert 0 < len(get_runs) < open_runs, "the plan both lists back and fetches single runs"
-    assert summary.stats["requests"] == len(simulator.requests.entries)
-
-
-def nanos(value: str) -> tuple[datetime, int]:
-    """An RFC 3339 instant to the nanosecond, written here rather than borrowed from the source."""
-    head, _, tail = value.removesuffix("Z").partition(".")
-    return datetime.fromisoformat(head), int(tail.ljust(9, "0")) if tail else 0
 
 
 def test_small_pages_and_runs_arriving_while_paginating_lose_and_duplicate_nothing(

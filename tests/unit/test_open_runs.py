@@ -140,7 +140,17 @@ def test_request_costs_never_go_negative_on_noisy_observations() -> None:
     costs.add_page(0.050, 1)  # a slow small page (a pause) and a fast big one: the fitted slope would be negative
     costs.add_page(0.010, 1000)
     fitted = costs.estimate()
-    assert fitted.seconds_per_run == 0 and fitted.seconds_per_request > 0
+    # The slope clipped to 0, a page is worth the mean page; Get Runs, untimed yet, a page shared by one in flight.
+    assert fitted == RefreshCosts(pytest.approx(0.030), 0.0, pytest.approx(0.030))  # type: ignore[arg-type]
+
+
+def test_fixed_prices_are_the_estimate_whatever_the_load_observes() -> None:
+    costs = RequestCosts(fixed=SLOW)
+    costs.add_page(0.001, 10)
+    costs.add_page(0.002, 900)
+    costs.add_get_runs(0.5, 2)
+
+    assert costs.estimate(0.5, concurrency=8) == SLOW
 
 
 def test_plan_mixes_relisting_recent_open_runs_with_get_run_for_an_old_one() -> None:

@@ -1,0 +1,241 @@
+"""Governor (pacing.py): one hold and one pace for every request of a load, decided on a fake clock.
+
+The loads here are simulated, not timed: requests go in simulated time against the simulator's own token bucket
+(kognitos_simulator.ratelimit.RateLimiter on the same fake clock), so every figure is counted and the same on any
+machine.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from kognitos_elt.kognitos.pacing import MIN_PACE, Governor
+from kognitos_simulator.ratelimit import RateLimiter
+
+TOKEN = "token"
+
+
+class FakeClock:
+    """Time that only moves when the test says so; `sleep` records and advances."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.slept.append(seconds)
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    answered: int
+    refused: int
+    paces: list[tuple[float, float | None]] = field(default_factory=list)
+    """The governor's pace after every answer, with the time."""
+
+
+def simulated_load(governor: Governor, clock: FakeClock, *, requests: int, workers: int = 8,
+                   limiter: RateLimiter | None = None, latency: float | Callable[[float], float] = 0.002,
+                   fault_share: float = 0.0,
+                   max_retry_wait: float = 60.0, seed: int = 0) -> Outcome:
+    """`workers` threads' worth of requests, each sent when the governor says, until `requests` were answered.
+
+    Each request is decided when it arrives (the limiter's bucket, or a random 429 with `Retry-After: 1` for
+    `fault_share` of them, as the simulator's `rate_limit` fault) and answered `latency` later (a function: of the
+    time it was sent); a refused request goes again after min(Retry-After, max_retry_wait), as the client retries it.
+    """
+    rng = random.Random(seed)
+    start = clock.now
+    events: list[tuple[float, int, str, int, float]] = []
+    order = 0
+
+    def schedule(at: float, kind: str, worker: int, sent_at: float = 0.0) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(events, (at, order, kind, worker, sent_at))
+
+    outcome = Outcome(0.0, 0, 0)
+    verdicts: dict[int, float | None] = {}
+    for worker in range(workers):
+        schedule(clock.now, "reserve", worker)
+    while outcome.answered < requests:
+        at, _, kind, worker, sent_at = heapq.heappop(events)
+        clock.now = at
+        if kind == "reserve":
+            schedule(governor.reserve(at), "go", worker)
+        elif kind == "go":
+            if not governor.go(at):  # a hold began while it waited for its slot
+                schedule(at, "reserve", worker)
+                continue
+            faulted = rng.random() < fault_share
+            verdicts[worker] = 1.0 if faulted else limiter.take(TOKEN) if limiter else None
+            schedule(at + (latency(at - start) if callable(latency) else latency), "answer", worker, at)
+        else:
+            retry_after = verdicts[worker]
+            if retry_after is None:
+                governor.answered(sent_at)
+                outcome.answered += 1
+                schedule(at, "reserve", worker)
+            else:
+                wait = min(retry_after, max_retry_wait)
+                governor.refused(sent_at, at, wait)
+                outcome.refused += 1
+                schedule(at + wait, "reserve", worker)
+            outcome.paces.append((at - start, governor.pace))
+    outcome.seconds = clock.now - start
+    return outcome
+
+
+def test_a_configured_rate_spaces_requests_from_many_threads_evenly() -> None:
+    clock = FakeClock()
+    governor = Governor(4, clock=clock, sleep=clock.sleep)
+
+    threads = [threading.Thread(target=governor.admit) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(clock.slept) == pytest.approx([0.25 * i for i in range(1, 10)])
+
+
+def test_a_rate_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Governor(0)
+
+
+def test_a_retry_after_holds_back_every_request_until_then() -> None:
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+    sent = [governor.reserve(clock.now) for _ in range(3)]
+    assert all(governor.go(at) for at in sent) and sent == [clock.now] * 3, "unpaced: all go at once"
+
+    governor.refused(sent[0], clock.now + 0.01, retry_after=2.0)
+
+    assert not governor.go(clock.now + 1.0), "a request whose slot came during the hold waits"
+    assert [governor.reserve(clock.now + 0.5) for _ in range(5)] == [pytest.approx(clock.now + 2.01)] * 5
+    assert governor.report().held_seconds == pytest.approx(2.0)
+
+
+def test_a_load_against_a_token_bucket_finds_its_pace_with_few_refusals() -> None:
+    """80 requests/s, bursts of 16, Retry-After 1 (the benchmark's rate-limited service): no rate configured."""
+    clock = FakeClock()
+    limiter = RateLimiter(80, 16, clock=clock)
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=4000, limiter=limiter)
+
+    floor = outcome.answered / 80
+    assert outcome.seconds <= 1.2 * floor, f"{outcome.seconds:.1f} s against a floor of {floor:.1f} s"
+    assert outcome.refused <= 0.05 * (outcome.answered + outcome.refused)
+    report = governor.report()
+    assert report.refusals == outcome.refused and report.pace is not None and 60 <= report.pace <= 90
+
+
+@pytest.mark.parametrize(("rate", "burst", "latency"), [(20, 5, 0.03), (200, 50, 0.002), (80, 16, 0.1)])
+def test_other_limits_and_latencies_are_found_as_well(rate: float, burst: int, latency: float) -> None:
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=40 * rate, limiter=RateLimiter(rate, burst, clock=clock),
+                             latency=latency)
+
+    assert outcome.seconds <= 1.25 * outcome.answered / rate
+    assert outcome.refused <= 0.05 * (outcome.answered + outcome.refused)
+
+
+def test_a_pace_measured_while_this_machine_was_the_bottleneck_does_not_stay_low() -> None:
+    """For 30 s each request takes 150 ms of this machine (about 53/s), then 2 ms: the service admits 80/s."""
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=6000, limiter=RateLimiter(80, 16, clock=clock),
+                             latency=lambda elapsed: 0.15 if elapsed < 30 else 0.002)
+
+    assert max(pace or 0 for at, pace in outcome.paces if at < 40) < 60, "paced at what got through while slow"
+    assert min(at for at, pace in outcome.paces if at > 30 and (pace or 0) >= 72) < 30 + 40
+
+
+def test_sparse_random_refusals_do_not_slow_an_unpaced_load() -> None:
+    """The fault tests' service: 1.25% of requests refused at random, Retry-After capped at 50 ms (tests/conftest)."""
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=6000, fault_share=0.0125, max_retry_wait=0.05)
+
+    assert outcome.refused > 40, "the faults should really have hit the load"
+    assert governor.pace is None, "random refusals are not a rate limit"
+    unhindered = (6000 + outcome.refused) / 8 * 0.002
+    assert outcome.seconds <= unhindered + governor.report().held_seconds + 0.05, "only the holds cost time"
+
+
+def test_random_refusals_against_a_configured_rate_keep_the_pace_near_it() -> None:
+    clock = FakeClock()
+    governor = Governor(200, clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=6000, fault_share=0.02, max_retry_wait=0.05)
+
+    assert outcome.refused > 60
+    assert min(pace for _, pace in outcome.paces if pace is not None) >= 0.8 * 200
+
+
+def test_refusals_of_requests_sent_before_a_cut_do_not_cut_again() -> None:
+    """Requests in flight when the pace was cut were sent at the old pace: their refusals say nothing new."""
+    clock = FakeClock()
+    governor = Governor(100, clock=clock)
+    t = clock.now
+    early = [governor.reserve(t) for _ in range(20)]
+    for at in early:
+        assert governor.go(at)
+    for at in early[:15]:
+        governor.answered(at)
+    later = early[-1] + 0.001
+    for at in early[15:]:  # five refusals among twenty answers: dense, so the pace is cut once
+        governor.refused(at, later, retry_after=None)
+
+    assert governor.pace == pytest.approx(50)
+    assert governor.report().cuts == 1
+
+
+def test_the_pace_never_exceeds_the_configured_rate_nor_falls_below_its_floor() -> None:
+    clock = FakeClock()
+    governor = Governor(10, clock=clock)
+    governor.reserve(clock.now + 1000)  # long clean stretches: growth is capped at the configured rate
+    assert governor.pace == 10
+
+    paces = []
+    for step in range(40):  # refused again and again at once, each time after a one-second hold
+        at = clock.now + 1000 + 2 * step
+        slot = governor.reserve(at)
+        assert governor.go(slot)
+        governor.refused(slot, slot + 0.001, retry_after=1.0)
+        paces.append(governor.pace)
+
+    assert paces[:2] == [10, 5], "a first refusal alone is no limit; refused again right after its hold is"
+    assert min(paces) == MIN_PACE
+
+
+def test_the_report_says_the_pace_the_refusals_and_the_seconds_held() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(50, 10, clock=clock)
+    governor = Governor(clock=clock)
+    outcome = simulated_load(governor, clock, requests=1000, limiter=limiter)
+
+    report = governor.report()
+    line = report.line()
+    assert f"refused {outcome.refused} request(s)" in line
+    assert f"settled at {report.pace:.1f} requests/s" in line and f"{report.held_seconds:.1f} s" in line
+    # Each refusal asked for one second; holds asked for together overlap, so they add up to less.
+    assert 1.0 <= report.held_seconds < report.refusals * 1.0

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from kognitos_analytics import PROJECT_DIR
 from kognitos_elt.extras import EXTRAS, absent, install_command, require
 from kognitos_elt.kognitos import ExitCode, KognitosError
+from kognitos_elt.kognitos.tables import TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,15 @@ PROFILE_NAME = "kognitos_analytics"
 ANALYTICS_SCHEMA_SUFFIX = "_analytics"
 """dbt puts the models in `<target schema>_<custom schema>`: the project's custom schema is `analytics`."""
 BUILD_INFO_TABLE = "build_info"
-SOURCE_TABLES = ("workspaces", "automations", "runs", "run_events", "daily_run_aggregates",
-                 "automation_run_aggregates")
+
+
+def tables_read_by_models() -> set[str]:
+    """The tables the project's SQL (models and macros) reads through `source('kognitos', ...)`."""
+    sql = "\n".join(path.read_text() for path in sorted(PROJECT_DIR.rglob("*.sql")))
+    return set(re.findall(r"""source\(\s*['"]kognitos['"]\s*,\s*['"](\w+)['"]\s*\)""", sql))
+
+
+SOURCE_TABLES = tuple(table.name for table in TABLES if table.name in tables_read_by_models())
 """The loaded tables the models read: without one of them the models cannot be built."""
 PASSWORD_VARIABLE = "DBT_ENV_SECRET_KOGNITOS_PASSWORD"
 DBT_ADAPTERS = {"duckdb": "dbt-duckdb", "postgres": "dbt-postgres"}

@@ -11,7 +11,7 @@ from dlt.pipeline.exceptions import CannotRestorePipelineException
 from kognitos_analytics.builder import status_line as models_status_line
 
 from .destination import duckdb_destination, opened_read_only
-from .kognitos.state import DailySeriesLoadedUntil, OpenRunEventCounts, RunTrackers
+from .kognitos.tables import TABLES
 
 
 def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[str]:
@@ -51,13 +51,5 @@ def _nothing_loaded(pipeline_name: str, pipelines_dir: str | None) -> list[str]:
 
 
 def _tracking_lines(source_state: dict[str, Any]) -> list[str]:
-    trackers = RunTrackers.saved_in(source_state).all()
-    newest = max((tracker.cursor for tracker in trackers if tracker.cursor), default="never")
-    open_runs = sum(len(tracker.open) for tracker in trackers)
-    events_open = len(OpenRunEventCounts.saved_in(source_state))
-    series = DailySeriesLoadedUntil.saved_in(source_state)
-    return [
-        f"Runs: {len(trackers)} automation cursor(s), newest run created {newest}",
-        f"Open runs refreshed on every load: {open_runs} (events still being appended for {events_open})",
-        f"Daily aggregate series: {len(series)}, loaded up to {series.latest() or 'never'}",
-    ]
+    """What each table keeps between loads says of itself (its `state` in the source's tables.py)."""
+    return [line for table in TABLES if table.state for line in table.state.saved_in(source_state).status_lines()]

@@ -1,4 +1,5 @@
-"""kognitos_source: Kognitos workspaces, automations, runs, run events, outputs and aggregates as a dlt source.
+"""kognitos_source: Kognitos workspaces, automations, runs, run events, outputs, aggregates and exceptions as a dlt
+source.
 
 Configure it the dlt way (`.dlt/config.toml`, `.dlt/secrets.toml` or env vars under `sources.kognitos`):
 
@@ -19,7 +20,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from . import resources, schema, settings
+from . import resources, settings, tables
 from .client import KognitosClient
 from .config import SourceConfig, resolve_source_config
 from .errors import (
@@ -34,7 +35,6 @@ from .errors import (
     RetryableError,
 )
 from .interrupted import UnrepeatableJobError, finish_interrupted_loads
-from .open_runs import RequestCosts
 from .stats import LoadStats
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
 def kognitos_source(
     *, stats: LoadStats | None = None, cleanup: ExitStack | None = None, **options: Any
 ) -> list[DltResource]:
-    """Load Kognitos workspaces, automations and runs, incrementally.
+    """Load Kognitos workspaces, automations, runs and exceptions, incrementally: the tables of tables.py.
 
     The options (`access_token`, `organization_id`, `base_url`, ...) are the fields of `SourceConfig` (config.py),
     where each is declared and documented once. Pass any of them by keyword; the others come from dlt config
@@ -90,23 +90,15 @@ def kognitos_source(
                             **_retry_settings())
     if cleanup is not None:
         cleanup.callback(client.close)
-    workspaces = dlt.resource(resources.workspaces, **schema.WORKSPACES.hints())(client, config)
-    automations = dlt.transformer(
-        resources.automations, data_from=workspaces, **schema.AUTOMATIONS.hints())(client, config)
-    runs = dlt.transformer(resources.runs, data_from=automations, **schema.RUNS.hints())(client, config,
-                                                                                         RequestCosts())
-    journal = resources.JournalOutputs()
-    run_events = dlt.transformer(resources.run_events, data_from=runs, **schema.RUN_EVENTS.hints())(client, config,
-                                                                                                   journal)
-    execution_outputs = dlt.transformer(
-        resources.execution_outputs, data_from=run_events, **schema.EXECUTION_OUTPUTS.hints())(client, journal)
-    daily_run_aggregates = dlt.transformer(
-        resources.daily_run_aggregates, data_from=workspaces, **schema.DAILY_RUN_AGGREGATES.hints())(client, config)
-    automation_run_aggregates = dlt.transformer(
-        resources.automation_run_aggregates, data_from=workspaces, **schema.AUTOMATION_RUN_AGGREGATES.hints()
-    )(client, config)
-    return [workspaces, automations, runs, run_events, execution_outputs, daily_run_aggregates,
-            automation_run_aggregates]
+    load = resources.Load(client, config)
+    built: dict[str, DltResource] = {}
+    for table in tables.TABLES:
+        if table.parent is None:
+            built[table.name] = dlt.resource(table.read, **table.spec.hints())(load)
+        else:
+            built[table.name] = dlt.transformer(table.read, data_from=built[table.parent.name],
+                                                **table.spec.hints())(load)
+    return list(built.values())
 
 
 def _retry_settings() -> dict[str, float]:

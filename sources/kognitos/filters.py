@@ -1,4 +1,5 @@
-"""AIP-160 `filter` expressions for the endpoints that accept one (kognitos-api.md §1.6, §3.2, §3.6, §3.8).
+"""AIP-160 `filter` expressions for the endpoints that accept one (kognitos-api.md §1.6, §3.2, §3.6, §3.8; List
+Exceptions in the reference's exceptions document).
 
 Builders return the bare expression; the HTTP client URL-encodes it. Values are always quoted, so
 an id or kind can never change the expression's structure.
@@ -23,6 +24,16 @@ def created_at_or_after(timestamp: str) -> str:
     instant must not be lost (kognitos-api.md §6, item 2).
     """
     return f"create_time >= {quote(format_filter_timestamp(timestamp_key(timestamp)))}"
+
+
+NOT_RESOLVED = "state != RESOLVED"
+"""ListExceptions: every exception not resolved, the reference's own example (a state it does not name yet
+included)."""
+
+
+def exception_runs_in(run_ids: Sequence[str]) -> str | None:
+    """ListExceptions: the exceptions of these runs (short ids), `run = "a" OR run = "b"` as the reference shows."""
+    return _any_equal("run", run_ids)
 
 
 def automation_id_in(automation_ids: Sequence[str]) -> str | None:

@@ -6,10 +6,10 @@ client sends the same parameters with every page of a listing, adding only the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from .filters import automation_id_in, created_at_or_after
+from .filters import NOT_RESOLVED, automation_id_in, created_at_or_after, exception_runs_in
 from .settings import WORKSPACE_WIDE
 
 Params = Mapping[str, str | int | bool]
@@ -34,6 +34,21 @@ def runs_params(page_size: int, created_from: str | None) -> Params:
     if created_from is None:
         return {"page_size": page_size}
     return {"page_size": page_size, "filter": created_at_or_after(created_from)}
+
+
+def new_exceptions_params(page_size: int, created_from: str | None) -> Params:
+    """Exceptions created at or after `created_from` (None: every exception): the same filter as runs'."""
+    return runs_params(page_size, created_from)
+
+
+def unresolved_exceptions_params(page_size: int) -> Params:
+    """Every exception not resolved (pending, archived, or a state the reference does not name yet)."""
+    return {"page_size": page_size, "filter": NOT_RESOLVED}
+
+
+def exceptions_of_runs_params(page_size: int, run_ids: Sequence[str]) -> Params:
+    """Every exception of these runs: what became of tracked exceptions the unresolved listing no longer returns."""
+    return {"page_size": page_size, "filter": exception_runs_in(run_ids) or ""}
 
 
 def daily_run_aggregates_params(zone: str, start: date, end: date, automation_id: str) -> Params:

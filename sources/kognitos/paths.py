@@ -41,3 +41,7 @@ def daily_run_aggregates(org: str, ws: str) -> str:
 
 def automation_run_aggregates(org: str, ws: str) -> str:
     return f"{workspace(org, ws)}:automationRunAggregates"
+
+
+def exceptions(org: str, ws: str) -> str:
+    return f"{workspace(org, ws)}/exceptions"

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from . import values
+from .open_exceptions import digest
 from .timestamps import parse_optional_timestamp, timestamp_key
 from .values import inferred_value_type, value_type_name
 
@@ -73,6 +74,9 @@ _AUTOMATION_FIELDS = frozenset({
 })
 _RUN_FIELDS = frozenset({"name", "executable_steps", "create_time", "state", "update_time", "previous_run", "stage",
                          "stage_version", "invocation_details", "user_inputs"})
+_EXCEPTION_FIELDS = frozenset({"name", "run", "location", "message", "create_time", "update_time", "state",
+                               "automation", "description", "group", "resolution_guide_entry", "stage",
+                               "execution_id", "extra", "assignee", "resolver"})  # v1Exception
 
 
 def _extra_fields(api_object: Mapping[str, Any], documented: frozenset[str]) -> dict[str, Any] | None:
@@ -188,6 +192,78 @@ def run_row(run: Mapping[str, Any], organization_id: str, workspace_id: str, aut
         "user_id": invocation.get("user_id"),
         "previous_run": run.get("previous_run"),
         "extra_fields": _extra_fields(run, _RUN_FIELDS),
+    }
+
+
+EXCEPTION_STATE_PREFIX = "EXCEPTION_STATE_"
+
+
+def exception_state(exception: Mapping[str, Any]) -> str | None:
+    """`EXCEPTION_STATE_PENDING` -> `pending`: the short, lower-cased form, as runs' states are; a state the
+    reference does not name yet is kept the same way (`EXCEPTION_STATE_SNOOZED` -> `snoozed`), never refused."""
+    state = exception.get("state")
+    return str(state).removeprefix(EXCEPTION_STATE_PREFIX).lower() if state else None
+
+
+class ExceptionVersion(NamedTuple):
+    """What the exception tracker needs of an API exception (open_exceptions.ExceptionTracker.accept)."""
+
+    exception_id: str
+    create_key: str
+    run_id: str
+    state: str | None
+    digest: str
+
+
+def exception_version(exception: Mapping[str, Any]) -> ExceptionVersion:
+    return ExceptionVersion(short_id(exception["name"]), timestamp_key(exception["create_time"]),
+                            short_id(exception.get("run") or ""), exception_state(exception), digest(exception))
+
+
+def exception_automation_id(exception: Mapping[str, Any]) -> str | None:
+    """The automation's short id, from the run's name when the API leaves `automation` out."""
+    if automation := exception.get("automation"):
+        return short_id(automation)
+    return ids_from_name(exception.get("run") or "").get("automation_id")
+
+
+def _blank_is_null(value: Any) -> Any:
+    """proto3 JSON sends an unset string as "" or not at all: both are NULL."""
+    return value if value not in (None, "") else None
+
+
+def exception_row(exception: Mapping[str, Any], organization_id: str, workspace_id: str) -> Row:
+    """One exception (v1Exception). The run and automation are full names: their short ids go in `run_id` and
+    `automation_id` (the automation from the run's name when the API leaves it out); `exception_group` is the group's
+    short name (`missing_values`), NULL when ungrouped (""); `assignee` and `resolver` stay as sent (`users/...`,
+    `agents/...`), and `resolved_by_agent` says which kind resolved it."""
+    name = exception["name"]
+    run = exception.get("run") or ""
+    location = exception.get("location") or {}
+    resolver = _blank_is_null(exception.get("resolver"))
+    return {
+        "exception_id": short_id(name),
+        "workspace_id": workspace_id,
+        "organization_id": organization_id,
+        "automation_id": exception_automation_id(exception),
+        "run_id": short_id(run) if run else None,
+        "execution_id": _blank_is_null(exception.get("execution_id")),
+        "name": name,
+        "state": exception_state(exception),
+        "message": exception.get("message"),
+        "description": _blank_is_null(exception.get("description")),
+        "exception_group": short_id(group) if (group := _blank_is_null(exception.get("group"))) else None,
+        "assignee": _blank_is_null(exception.get("assignee")),
+        "resolver": resolver,
+        "resolved_by_agent": resolver.startswith("agents/") if resolver else None,
+        "resolution_guide_entry": _blank_is_null(exception.get("resolution_guide_entry")),
+        "stage": _blank_is_null(exception.get("stage")),
+        "location_start_byte": _int(location.get("start_byte")),
+        "location_end_byte": _int(location.get("end_byte")),
+        "create_time": parse_optional_timestamp(exception.get("create_time")),
+        "update_time": parse_optional_timestamp(exception.get("update_time")),
+        "extra": exception.get("extra") or None,
+        "extra_fields": _extra_fields(exception, _EXCEPTION_FIELDS),
     }
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,15 +24,27 @@ from .client import KognitosClient
 from .config import SourceConfig
 from .days import fill_missing_days, series_window
 from .errors import ConfigError, NotFoundError
+from .open_exceptions import ExceptionTracker, ListingOrder
 from .open_runs import RequestCosts, RunTracker
 from .organization import organization_id
-from .params import automations_params, daily_run_aggregates_params, list_params, runs_params
+from .params import (
+    automations_params,
+    daily_run_aggregates_params,
+    exceptions_of_runs_params,
+    list_params,
+    new_exceptions_params,
+    runs_params,
+    unresolved_exceptions_params,
+)
 from .records import (
     Row,
     automation_aggregate_rows,
     automation_row,
     daily_aggregate_rows,
     daily_counts,
+    exception_automation_id,
+    exception_row,
+    exception_version,
     execution_output_rows,
     journal_output_rows,
     new_event_rows,
@@ -39,26 +52,35 @@ from .records import (
     run_version,
     workspace_row,
 )
-from .settings import OUTPUT_TYPES_DECLARED, OUTPUT_TYPES_INFERRED, ROWS_PER_PAGE, WORKSPACE_WIDE
+from .settings import (
+    EXCEPTION_RUNS_PER_REQUEST,
+    OUTPUT_TYPES_DECLARED,
+    OUTPUT_TYPES_INFERRED,
+    ROWS_PER_PAGE,
+    WORKSPACE_WIDE,
+)
 from .state import (
     DailySeriesLoadedUntil,
+    ExceptionTrackers,
     OpenRunEventCounts,
     RunTrackers,
     events_loaded_before,
     node_kinds_of_loaded_events,
     output_types_of_loaded_outputs,
 )
+from .timestamps import timestamp_key
 
 logger = logging.getLogger(__name__)
 
 
-def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
+def workspaces(load: Load) -> Iterator[pa.Table]:
     """The configured workspaces, or every workspace the token can see in the organization, in one page.
 
     One page whatever their number, so that each child sees every workspace at once: `automations` can then tell
     a configured automation id that exists nowhere from one in a workspace of a later page. The organization is
     resolved here, the first request of a load (organization.py), and its rows carry it to every other table.
     """
+    client, config = load.client, load.config
     org = organization_id(client, config)
     if config.workspace_ids:
         rows = []
@@ -77,8 +99,9 @@ def workspaces(client: KognitosClient, config: SourceConfig) -> Iterator[pa.Tabl
         raise error.about(f"Organization {org!r} ({origin}) was not found") from error
 
 
-def automations(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
+def automations(workspaces_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """Automations of each workspace, deleted ones included (with `delete_time`) so old runs still join."""
+    client, config = load.client, load.config
     workspaces = _rows(workspaces_page, "organization_id", "workspace_id")
     found: set[str] = set()
     batches = (rows for ws in workspaces for rows in _automation_rows(ws, client, config))
@@ -104,12 +127,12 @@ def _automation_rows(ws: Row, client: KognitosClient, config: SourceConfig) -> I
             yield rows
 
 
-def runs(automations_page: pa.Table, client: KognitosClient, config: SourceConfig,
-         costs: RequestCosts) -> Iterator[pa.Table]:
+def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation.
 
-    `costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
+    `load.costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
     """
+    client, config, costs = load.client, load.config, load.costs
     trackers = RunTrackers.of_resource(dlt.current.resource_state())
 
     def rows() -> Iterator[list[Row]]:
@@ -203,13 +226,25 @@ class JournalOutputs:
         return self._waiting.pop((workspace_id, execution_id), {})
 
 
-def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig, journal: JournalOutputs
-               ) -> Iterator[pa.Table]:
+@dataclass(frozen=True)
+class Load:
+    """What the resources of one load share, built once by `kognitos_source` and handed to each (tables.py)."""
+
+    client: KognitosClient
+    config: SourceConfig
+    costs: RequestCosts = field(default_factory=RequestCosts)
+    """The run requests' observed prices, for each automation's refresh plan (`runs`)."""
+    journal: JournalOutputs = field(default_factory=JournalOutputs)
+    """Outputs handed from `run_events` to `execution_outputs`."""
+
+
+def run_events(runs_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """The events of each new or changed run, numbered by position; only events not loaded before.
 
     Runs are fetched concurrently (bounded by the client). For runs still open, resource state keeps how
     many events were loaded, so a later load adds the new ones without renumbering or duplicating.
     """
+    client, config, journal = load.client, load.config, load.journal
     state = dlt.current.resource_state()
     journal.value_types = output_types_of_loaded_outputs(dlt.current.source_state(), config.execution_output_types,
                                                          events_before=events_loaded_before(state))
@@ -239,7 +274,7 @@ def run_events(runs_page: pa.Table, client: KognitosClient, config: SourceConfig
     yield from _pages(schema.RUN_EVENTS, rows())
 
 
-def execution_outputs(events_page: pa.Table, client: KognitosClient, journal: JournalOutputs) -> Iterator[pa.Table]:
+def execution_outputs(events_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """Outputs of each execution whose `completed` journal entry was just loaded, once per execution: from that
     entry, typed by the values (no request), or with their declared types, one Get Execution Outputs each.
 
@@ -247,6 +282,7 @@ def execution_outputs(events_page: pa.Table, client: KognitosClient, journal: Jo
     run), so dropping repeats within the page is enough for a load to emit each execution's outputs once, as
     the table's merge relies on (schema.UNIQUE_PER_LOAD), in memory that does not grow with the load.
     """
+    client, journal = load.client, load.journal
     completed_events = events_page.filter(pc.fill_null(pc.equal(events_page["journal_type"], "completed"), False))
     completed = {(row["workspace_id"], row["execution_id"]): row
                  for row in _rows(completed_events, "organization_id", "workspace_id", "automation_id", "run_id",
@@ -284,13 +320,14 @@ def _check_node_kinds_unchanged(saved: tuple[str, ...], node_kinds: tuple[str, .
         )
 
 
-def daily_run_aggregates(workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig) -> Iterator[pa.Table]:
+def daily_run_aggregates(workspaces_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """Runs per local day for each workspace and zone (and automation, if asked), zero days included.
 
     The first load of a series covers `start_date` (or settings.DEFAULT_DAILY_HISTORY_DAYS) to today in
     the zone; later loads re-query the lookback window, or back to the last day loaded if the pipeline
     has not run for longer than that, and merge: growing days are updated and no day is skipped.
     """
+    client, config = load.client, load.config
     loaded_until = DailySeriesLoadedUntil.of_resource(dlt.current.resource_state())
     now = client.now()
 
@@ -319,14 +356,13 @@ def _daily_series(client: KognitosClient, ws: Row, zone: str, automation_id: str
     return daily_aggregate_rows(fill_missing_days(in_window, start, end), ws, zone, automation_id)
 
 
-def automation_run_aggregates(
-    workspaces_page: pa.Table, client: KognitosClient, config: SourceConfig
-) -> Iterator[pa.Table]:
+def automation_run_aggregates(workspaces_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """Each automation's all-time totals, one snapshot per UTC day (the latest of the day wins).
 
     They arrive before the first run is listed, so they also tell the progress display how many runs this load
     should find: each automation's total minus the runs already loaded (the run tracker's count).
     """
+    client, config = load.client, load.config
     wanted = set(config.automation_ids or ())
     trackers = RunTrackers.saved_in(dlt.current.source_state())
     for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
@@ -337,6 +373,72 @@ def automation_run_aggregates(
             loaded = trackers.get(row["workspace_id"], row["automation_id"]).count
             client.stats.add("runs_expected", max(row["total_runs"] - loaded, 0))
         yield schema.AUTOMATION_RUN_AGGREGATES.page(rows)
+
+
+def exceptions(workspaces_page: pa.Table, load: Load) -> Iterator[pa.Table]:
+    """Each workspace's new exceptions, and those not resolved yet that changed, with a cursor per workspace:
+    open_exceptions.py says which requests, and which readings of the reference they rest on."""
+    client, config = load.client, load.config
+    trackers = ExceptionTrackers.of_resource(dlt.current.resource_state())
+
+    def rows() -> Iterator[list[Row]]:
+        for ws in _rows(workspaces_page, "organization_id", "workspace_id"):
+            tracker = trackers.get(ws["workspace_id"])
+            in_order = yield from _workspace_exceptions(ws, tracker, client, config)
+            if not in_order:
+                logger.warning("Workspace %s listed its new exceptions neither newest nor oldest first, so the "
+                               "exceptions cursor stays where it was: the next load reads them again (and merges).",
+                               ws["workspace_id"])
+            client.stats.add("exceptions_new", tracker.new_count)
+            client.stats.add("exceptions_updated", tracker.updated_count)
+            trackers.save(ws["workspace_id"], tracker, advance=in_order)
+
+    yield from _pages(schema.EXCEPTIONS, rows())
+
+
+def _workspace_exceptions(
+    ws: Row, tracker: ExceptionTracker, client: KognitosClient, config: SourceConfig
+) -> Generator[list[Row], None, bool]:
+    """The rows to load of one workspace's exceptions; returns whether the new ones came in an order that lets the
+    cursor move (open_exceptions.ListingOrder)."""
+    org, ws_id = ws["organization_id"], ws["workspace_id"]
+    path = paths.exceptions(org, ws_id)
+    wanted = set(config.automation_ids or ())
+
+    def accepted(page: list[dict[str, Any]], only: Mapping[str, Any] | None = None) -> list[Row]:
+        rows = []
+        for exception in page:
+            version = exception_version(exception)
+            if only is not None and version.exception_id not in only:
+                continue
+            if (not wanted or exception_automation_id(exception) in wanted) and tracker.accept(*version):
+                rows.append(exception_row(exception, org, ws_id))
+        return rows
+
+    tracked_before = dict(tracker.unresolved)
+    order = ListingOrder()
+    for page in client.pages(path, "exceptions", new_exceptions_params(config.page_size,
+                                                                       tracker.cursor or config.start_key)):
+        for exception in page:
+            order.add(timestamp_key(exception["create_time"]))
+        if rows := accepted(page):
+            yield rows
+    # Exceptions tracked before this load only from here on; why: open_exceptions.py.
+    if tracked_before:
+        for page in client.pages(path, "exceptions", unresolved_exceptions_params(config.page_size)):
+            if rows := accepted(page, only=tracked_before):
+                yield rows
+    unseen = tracker.unseen()
+    run_ids = sorted({tracked.run_id for tracked in unseen.values()})
+    for start in range(0, len(run_ids), EXCEPTION_RUNS_PER_REQUEST):
+        params = exceptions_of_runs_params(config.page_size, run_ids[start:start + EXCEPTION_RUNS_PER_REQUEST])
+        for page in client.pages(path, "exceptions", params):
+            if rows := accepted(page, only=unseen):
+                yield rows
+    for exception_id in tracker.unseen():
+        logger.info("Exception %s of workspace %s is no longer listed; it stays as last loaded", exception_id, ws_id)
+        tracker.forget(exception_id)
+    return order.monotonic
 
 
 def _rows(page: pa.Table, *columns: str) -> list[Row]:

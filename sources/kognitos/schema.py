@@ -153,3 +153,13 @@ AUTOMATION_RUN_AGGREGATES = _table(
     workspace_id="text", organization_id="text", automation_id="text", snapshot_date="date",
     snapshot_time="timestamp", total_runs="bigint", completed_runs="bigint",
 )
+
+# Each load emits an exception at most once: the tracker drops one listed twice (open_exceptions.ExceptionTracker).
+EXCEPTIONS = _table(
+    "exceptions", ("workspace_id", "exception_id"), UNIQUE_PER_LOAD,
+    exception_id="text", workspace_id="text", organization_id="text", automation_id="text", run_id="text",
+    execution_id="text", name="text", state="text", message="text", description="text", exception_group="text",
+    assignee="text", resolver="text", resolved_by_agent="bool", resolution_guide_entry="text", stage="text",
+    location_start_byte="bigint", location_end_byte="bigint", create_time="timestamp", update_time="timestamp",
+    extra="json", extra_fields="json",
+)

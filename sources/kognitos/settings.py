@@ -24,6 +24,10 @@ ROWS_PER_PAGE = 5_000
 
 DEFAULT_TIME_ZONES = ("UTC",)
 
+# Runs named in one List Exceptions `run = "a" OR run = "b" ...` filter: ~50 characters each, so a request's URL stays
+# well under the 8 KiB many servers and proxies accept.
+EXCEPTION_RUNS_PER_REQUEST = 50
+
 # Daily aggregates: a first load without start_date covers this many days back; later loads re-query
 # the last few days (today and yesterday by default), whose counts may still grow.
 DEFAULT_DAILY_HISTORY_DAYS = 365

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar, Self
 
+from .open_exceptions import ExceptionTracker
 from .open_runs import RunTracker
 from .settings import OUTPUT_TYPES_DECLARED, OUTPUT_TYPES_INFERRED
 
@@ -26,6 +27,8 @@ EVENT_NODE_KINDS = "node_kinds_of_loaded_events"
 """In `run_events`: the `node_kinds` filter under which the loaded events were numbered."""
 DAILY_SERIES_LOADED_UNTIL = "daily_series_loaded_until"
 """In `daily_run_aggregates`: the last day loaded (ISO date) of each series, by `workspace_id/time_zone/automation`."""
+EXCEPTION_TRACKERS = "exception_trackers_by_workspace"
+"""In `exceptions`: each workspace's ExceptionTracker (cursor, exceptions not resolved), by `workspace_id`."""
 OUTPUT_VALUE_TYPES = "value_types_of_loaded_outputs"
 """In `execution_outputs`: where the loaded outputs' `value_type` came from, "inferred" or "declared"."""
 
@@ -49,10 +52,10 @@ def _entry(resource_state: dict[str, Any], key: str, default: Any) -> Any:
 def _saved(source_state: Mapping[str, Any], resource: str, key: str) -> Any:
     """A resource's entry as saved, under either name, read without changing the state."""
     saved = source_state.get("resources", {}).get(resource, {})
-    return saved.get(key, saved.get(FORMER_NAMES[key]))
+    return saved.get(key, saved.get(FORMER_NAMES.get(key, key)))
 
 
-class _SavedMap:
+class SavedMap:
     """An entry of one resource's state that maps keys to saved values; subclasses say which, and what it means."""
 
     RESOURCE: ClassVar[str]
@@ -74,8 +77,12 @@ class _SavedMap:
     def __len__(self) -> int:
         return len(self._saved)
 
+    def status_lines(self) -> list[str]:
+        """What `kognitos-elt status` says of the entry."""
+        raise NotImplementedError
 
-class RunTrackers(_SavedMap):
+
+class RunTrackers(SavedMap):
     """The `runs` resource's state: a RunTracker per automation (open_runs.py)."""
 
     RESOURCE, KEY = "runs", RUN_TRACKERS
@@ -90,8 +97,36 @@ class RunTrackers(_SavedMap):
     def all(self) -> list[RunTracker]:
         return [RunTracker.from_state(saved) for saved in self._saved.values()]
 
+    def status_lines(self) -> list[str]:
+        trackers = self.all()
+        newest = max((tracker.cursor for tracker in trackers if tracker.cursor), default="never")
+        return [f"Runs: {len(trackers)} automation cursor(s), newest run created {newest}",
+                f"Open runs refreshed on every load: {sum(len(tracker.open) for tracker in trackers)}"]
 
-class OpenRunEventCounts(_SavedMap):
+
+class ExceptionTrackers(SavedMap):
+    """The `exceptions` resource's state: an ExceptionTracker per workspace (open_exceptions.py)."""
+
+    RESOURCE, KEY = "exceptions", EXCEPTION_TRACKERS
+
+    def get(self, workspace_id: str) -> ExceptionTracker:
+        return ExceptionTracker.from_state(self._saved.get(workspace_id))
+
+    def save(self, workspace_id: str, tracker: ExceptionTracker, *, advance: bool) -> None:
+        """Close the tracker's load (ExceptionTracker.to_state) and keep the result for the next load."""
+        self._saved[workspace_id] = tracker.to_state(advance=advance)
+
+    def all(self) -> list[ExceptionTracker]:
+        return [ExceptionTracker.from_state(saved) for saved in self._saved.values()]
+
+    def status_lines(self) -> list[str]:
+        trackers = self.all()
+        newest = max((tracker.cursor for tracker in trackers if tracker.cursor), default="never")
+        return [f"Exceptions: {len(trackers)} workspace cursor(s), newest exception created {newest}; not resolved "
+                f"(re-read on every load): {sum(len(tracker.unresolved) for tracker in trackers)}"]
+
+
+class OpenRunEventCounts(SavedMap):
     """The `run_events` resource's count of events loaded per run still open: later loads add only what follows."""
 
     RESOURCE, KEY = "run_events", OPEN_RUN_EVENT_COUNTS
@@ -107,6 +142,9 @@ class OpenRunEventCounts(_SavedMap):
             self._saved.pop(key, None)
         else:
             self._saved[key] = total
+
+    def status_lines(self) -> list[str]:
+        return [f"Run events still being appended for {len(self)} open run(s)"]
 
 
 def node_kinds_of_loaded_events(resource_state: dict[str, Any], node_kinds: tuple[str, ...]) -> tuple[str, ...]:
@@ -128,7 +166,7 @@ def output_types_of_loaded_outputs(source_state: dict[str, Any], configured: str
     return str(_entry(outputs_state, OUTPUT_VALUE_TYPES, first))
 
 
-class DailySeriesLoadedUntil(_SavedMap):
+class DailySeriesLoadedUntil(SavedMap):
     """The `daily_run_aggregates` resource's last day loaded per series (workspace, zone, automation or `*`)."""
 
     RESOURCE, KEY = "daily_run_aggregates", DAILY_SERIES_LOADED_UNTIL
@@ -143,3 +181,6 @@ class DailySeriesLoadedUntil(_SavedMap):
     def latest(self) -> date | None:
         """The latest day any series was loaded up to."""
         return max(map(date.fromisoformat, self._saved.values()), default=None)
+
+    def status_lines(self) -> list[str]:
+        return [f"Daily aggregate series: {len(self)}, loaded up to {self.latest() or 'never'}"]

@@ -27,20 +27,12 @@ import pytest
 
 from kognitos_elt.cli import main
 from kognitos_elt.kognitos import ExitCode
-from kognitos_elt.kognitos.schema import (
-    AUTOMATION_RUN_AGGREGATES,
-    AUTOMATIONS,
-    DAILY_RUN_AGGREGATES,
-    EXECUTION_OUTPUTS,
-    RUN_EVENTS,
-    RUNS,
-    WORKSPACES,
-)
+from kognitos_elt.kognitos.tables import TABLES as DECLARED
 from kognitos_simulator import RunningSimulator
 
 from ..integration.truth import truth_events, truth_runs
 
-TABLES = (WORKSPACES, AUTOMATIONS, RUNS, RUN_EVENTS, EXECUTION_OUTPUTS, DAILY_RUN_AGGREGATES, AUTOMATION_RUN_AGGREGATES)
+TABLES = tuple(table.spec for table in DECLARED)
 DATABASE = "kognitos_elt.duckdb"
 KILL_AT = Path(__file__).with_name("kill_at.py")
 PARALLEL_LOADS = 3
@@ -196,8 +188,8 @@ def test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_r
     uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path
 ) -> None:
     events, expected = uninterrupted
-    # Every job's start, commit, marker and completion: 8 tables' files and 7 merge statements.
-    assert len(events) == 8 * 4 + 7 * 5, events
+    # Every job's start, commit, marker and completion: a file per table and dlt's state, a merge statement per table.
+    assert len(events) == (len(TABLES) + 1) * 4 + len(TABLES) * 5, events
 
     failures = each_side_by_side(
         lambda event: killed_then_resumed(Folder(tmp_path / event.replace("/", "_")), event, expected),

@@ -12,6 +12,7 @@ import pytest
 from kognitos_elt.destination import duckdb_destination
 from kognitos_elt.kognitos import ConfigError, resources
 from kognitos_elt.kognitos.client import KognitosClient
+from kognitos_elt.kognitos.config import resolve_source_config
 from kognitos_elt.session import run_load
 from kognitos_simulator import RunningSimulator
 
@@ -85,8 +86,10 @@ def test_an_execution_reported_completed_twice_in_one_page_has_its_outputs_emitt
     journal = resources.JournalOutputs(value_types=value_types, keeping=True)
     journal.keep(completed["workspace_id"], {completed["execution_id"]: outputs})
 
+    config = resolve_source_config({"access_token": simulator.token, "base_url": simulator.base_url})
     with KognitosClient(simulator.base_url, simulator.token) as client:
-        pages = list(resources.execution_outputs(pa.Table.from_pylist([completed, completed]), client, journal))
+        load = resources.Load(client, config, journal=journal)
+        pages = list(resources.execution_outputs(pa.Table.from_pylist([completed, completed]), load))
 
     declared = world.execution_outputs(completed["workspace_id"], completed["execution_id"])["outputs"]
     assert sorted(pa.concat_tables(pages)["output_name"].to_pylist()) == sorted(declared)

@@ -238,3 +238,42 @@ def truth_output_values(world: World) -> dict[tuple[str, str, str], Any]:
                 expected.update({(ws, journal["execution_id"], name): decoded(output["value"])
                                  for name, output in outputs.items()})
     return expected
+
+
+EXCEPTION_COLUMNS = ("automation_id, run_id, execution_id, state, message, description, exception_group, assignee, "
+                     "resolver, resolved_by_agent, resolution_guide_entry, stage, location_start_byte, "
+                     "location_end_byte, create_time, update_time, extra, extra_fields")
+"""The `exceptions` columns compared with the truth, after the key (`workspace_id, exception_id`)."""
+
+
+def exception_truth(exception: dict[str, Any]) -> tuple[Any, ...]:
+    """An API exception as the README says it loads (EXCEPTION_COLUMNS), worked out here, not by records.py."""
+    resolver = exception.get("resolver")
+    location = exception["location"]
+    return (short(exception["automation"]), short(exception["run"]), exception.get("execution_id"),
+            exception["state"].split("EXCEPTION_STATE_")[1].lower(), exception["message"],
+            exception.get("description"), short(exception["group"]) if exception.get("group") else None,
+            exception.get("assignee"), resolver, resolver.split("/")[0] == "agents" if resolver else None,
+            exception.get("resolution_guide_entry"), exception.get("stage"),
+            int(location["start_byte"]) if "start_byte" in location else None,
+            int(location["end_byte"]) if "end_byte" in location else None,
+            instant(exception["create_time"]), instant(exception["update_time"]), exception.get("extra"), None)
+
+
+def truth_exceptions(world: World) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Every exception the simulator holds now: (workspace, exception) -> its columns."""
+    return {(short(w["name"]), short(e["name"])): exception_truth(e)
+            for w in world.workspaces() for e in world.exceptions(short(w["name"]))}
+
+
+def loaded_exceptions(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Rows of `SELECT workspace_id, exception_id, <EXCEPTION_COLUMNS>` from any destination (JSON as text or
+    as parsed by the driver) in the truth's shape."""
+    loaded = {(row[0], row[1]): (*row[2:-2], *(json.loads(v) if isinstance(v, str) else v for v in row[-2:]))
+              for row in rows}
+    assert len(loaded) == len(rows), "an exception was loaded twice"
+    return loaded
+
+
+def query_exceptions(query: Query) -> dict[tuple[str, str], tuple[Any, ...]]:
+    return loaded_exceptions(query(f"SELECT workspace_id, exception_id, {EXCEPTION_COLUMNS} FROM kognitos.exceptions"))

@@ -108,7 +108,7 @@ def test_duckdb_models_equal_the_truth_and_their_dbt_tests_pass(simulator: Runni
     tested = build_models(destination=duckdb_destination("kognitos", str(database)))
     assert tested.results["daily_runs_match_api_aggregates"] == "pass"
     assert {name: status for name, status in tested.results.items() if status not in ("success", "pass")} == {}
-    assert len(tested.results) == 29  # 8 models and 21 tests
+    assert len(tested.results) == 56  # 18 models and 38 tests
 
 
 def test_a_load_that_changes_nothing_runs_no_dbt_and_new_events_update_only_node_timings(

@@ -23,7 +23,7 @@ from kognitos_simulator import RunningSimulator
 from ..analytics.test_models import ZONES, assert_models_hold_the_truth, duckdb_query
 from .test_dagster import discover_partitions
 
-MODELS = {path.stem for path in (PROJECT_DIR / "models").glob("*.sql")}
+MODELS = {path.stem for path in (PROJECT_DIR / "models").rglob("*.sql")}
 
 
 def model_key(name: str) -> AssetKey:

@@ -121,6 +121,28 @@ def test_the_dbt_tests_fail_when_an_exception_has_no_run_or_a_waiting_run_no_exc
     assert "related_combination_exception_facts" not in str(missing.value)
 
 
+def test_without_the_exceptions_table_the_models_build_and_read_it_once_it_is_loaded(
+    guided_simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """dlt creates a table with its first row: an organization whose runs never waited has no `exceptions`."""
+    database = tmp_path / "warehouse.duckdb"
+    query = duckdb_query(database)
+
+    def load(*resources: str) -> None:
+        run_load(destination=duckdb_destination("kognitos", str(database)),
+                 source_options=source_options(guided_simulator), resources=resources)
+
+    load("workspaces", "automations", "runs", "run_events", "daily_run_aggregates", "automation_run_aggregates")
+    assert query("SELECT count(*) FROM kognitos_analytics.exception_facts") == [(0,)]
+    assert_same(rows(query, "SELECT workspace_id, automation_id, run_id, needed_guidance "
+                            "FROM kognitos_analytics.run_facts", 3),
+                {key: (needed,) for key, needed in truth.needed_guidance(guided_simulator.world).items()})
+
+    load()
+
+    assert_human_in_the_loop_holds_the_truth(query, "kognitos", guided_simulator)
+
+
 def test_postgres_human_in_the_loop_equals_the_truth(
     guided_simulator: RunningSimulator, postgres_role: tuple[str, str]
 ) -> None:

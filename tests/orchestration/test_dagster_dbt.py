@@ -92,6 +92,7 @@ def test_each_model_asset_depends_on_the_dlt_assets_of_the_tables_it_reads() -> 
     assert graph.get(model_key("build_info")).parent_keys == {AssetKey(["kognitos", t]) for t in SOURCE_TABLES}
     # Only the staging models read the tables; every other model reads models.
     assert graph.get(model_key("stg_kognitos__runs")).parent_keys == {AssetKey(["kognitos", "runs"])}
+    assert graph.get(model_key("stg_kognitos__exceptions")).parent_keys == {AssetKey(["kognitos", "exceptions"])}
     assert {model_key("stg_kognitos__runs"), model_key("int_run_guidance_waits")} <= graph.get(
         model_key("run_facts")).parent_keys
     for table in table_keys:

@@ -1,11 +1,11 @@
 """The limit: fetch exactly the pages a kognitos-elt full backfill fetches, parse them, throw them away.
 
-Same URLs (page_size 1000, deleted automations listed with their runs, both aggregates per workspace; the
-outputs of every completed execution read from its `completed` journal entry, as kognitos-elt reads them by
-default, with no request), the same bound on requests in flight, the same
-HTTP stack (one `httpx.Client`, worker threads) and the same parser (orjson). Nothing else: no rows, no
-schema, no files. Work is a LIFO queue of requests drained by `concurrency` threads, so the bound is
-always saturated while anything is left to fetch: no loader that respects the bound can finish sooner.
+Same URLs (page_size 1000, deleted automations listed with their runs, both aggregates and the exceptions per
+workspace; the outputs of every completed execution read from its `completed` journal entry, as kognitos-elt reads
+them by default, with no request), the same bound on requests in flight, the same HTTP stack (one `httpx.Client`,
+worker threads) and the same parser (orjson). Nothing else: no rows, no schema, no files. Work is a LIFO queue of
+requests drained by `concurrency` threads, so the bound is always saturated while anything is left to fetch: no
+loader that respects the bound can finish sooner.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class Limit:
             self._submit(partial(self._single, f"{path}:automationRunAggregates", {}, "automation_run_aggregates"))
             self._submit(partial(self._single, f"{path}:dailyRunAggregates", _daily_params(today),
                                  "daily_run_aggregates"))
+            self._submit(partial(self._list, f"{path}/exceptions", {}, "exceptions", _ignore))
 
     def _on_automations(self, automations: list[Json], _: httpx.Response) -> None:
         for automation in automations:  # deleted ones included, as kognitos-elt lists their runs too
@@ -130,6 +131,10 @@ class Limit:
     def _single(self, path: str, params: Params, key: str) -> None:
         body, _ = self._get(path, params)
         self._count(key, len(body.get(key) or ()))
+
+
+def _ignore(_items: list[Json], _response: httpx.Response) -> None:
+    """Pages whose items lead to no further request (exceptions)."""
 
 
 def server_today(response: httpx.Response) -> date:

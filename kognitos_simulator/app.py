@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -369,29 +370,31 @@ class SimulatorApp:
         filter_text = query.text("filter")
         matches = exception_filter(filter_text)
         binding = f"exceptions|{workspace_id}|{filter_text}|{requested}|{skip}"
+        token = query.text("page_token")
         # AIP-158: skip counts from the token's position, on every request that sends it.
-        offset = self._tokens.position(query.text("page_token"), binding) + skip
-        exceptions = self.world.list_exceptions(workspace_id, matches)
-        page = exceptions[offset : offset + size]
-        more = offset + size < len(exceptions)
+        offset = self._tokens.position(token, binding) + skip
+        if token and self.faults.advance_clock_while_paginating_exceptions > 0:
+            self.world.advance(timedelta(seconds=self.faults.advance_clock_while_paginating_exceptions))
+        page, total = self.world.exceptions_page(workspace_id, matches, offset, size)
+        more = offset + size < total
         body = _page_body("exceptions", page, self._tokens.issue(binding, offset + size) if more else None)
-        if exceptions:
-            body["total_size"] = len(exceptions)
+        if total:
+            body["total_size"] = total
         return Reply.json(body)
 
     def get_exception(self, request: Request) -> Reply:
         params = request.params
         return Reply.json(self.world.exception(params["workspace_id"], params["exception_id"]))
 
-    def _exception_counts(self, request: Request, items_key: str, entries_of: Callable[[list[Json]], list[Json]]
-                          ) -> Reply:
+    def _exception_counts(self, request: Request, items_key: str,
+                          entries_of: Callable[[Counter[str], Counter[str]], list[Json]]) -> Reply:
         """countByGroup / countByAutomation: counts of the filtered exceptions, most first, paged like a list."""
         query, workspace_id = request.query, request.params["workspace_id"]
         requested = query.int32("page_size")
         size = effective_page_size(requested, 50)
         filter_text = query.text("filter")
-        exceptions = self.world.list_exceptions(workspace_id, exception_filter(filter_text))
-        entries = entries_of(exceptions)
+        by_group, by_automation = self.world.exception_counts(workspace_id, exception_filter(filter_text))
+        entries = entries_of(by_group, by_automation)
         binding = f"{items_key}|{workspace_id}|{filter_text}|{requested}"
         offset = self._tokens.position(query.text("page_token"), binding)
         more = offset + size < len(entries)
@@ -399,24 +402,22 @@ class SimulatorApp:
                           self._tokens.issue(binding, offset + size) if more else None)
         if entries:
             body["total_size"] = len(entries)
-            body["total_exception_count"] = len(exceptions)
+            body["total_exception_count"] = by_group.total()
         return Reply.json(body)
 
     def count_exceptions_by_group(self, request: Request) -> Reply:
         workspace_id = request.params["workspace_id"]
         groups = {group["name"]: group for group in self.world.exception_groups(workspace_id)}
 
-        def entries(exceptions: list[Json]) -> list[Json]:
-            counts = Counter(exception.get("group", "") for exception in exceptions)
+        def entries(by_group: Counter[str], _: Counter[str]) -> list[Json]:
             return [{"group": groups[name] if name else _UNGROUPED, "count": count}
-                    for name, count in _most_first(counts)]
+                    for name, count in _most_first(by_group)]
 
         return self._exception_counts(request, "group_counts", entries)
 
     def count_exceptions_by_automation(self, request: Request) -> Reply:
-        def entries(exceptions: list[Json]) -> list[Json]:
-            counts = Counter(exception["automation"] for exception in exceptions)
-            return [{"automation": name, "count": count} for name, count in _most_first(counts)]
+        def entries(_: Counter[str], by_automation: Counter[str]) -> list[Json]:
+            return [{"automation": name, "count": count} for name, count in _most_first(by_automation)]
 
         return self._exception_counts(request, "automation_counts", entries)
 

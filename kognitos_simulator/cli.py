@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--slow-seconds", type=float, default=2.0)
     faults.add_argument("--insert-runs-while-paginating", type=int, default=0,
                         help="runs created on each List Runs request that carries a page_token")
+    faults.add_argument("--advance-clock-while-paginating-exceptions", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds the simulated clock moves on each List Exceptions request that carries a "
+                             "page_token")
     return parser
 
 
@@ -79,6 +82,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
         latency_p99_seconds=args.latency_p99_ms / 1000, retry_after_seconds=args.retry_after_seconds,
         rate_limit_retry_after=args.rate_limit_retry_after, slow_seconds=args.slow_seconds,
         insert_runs_while_paginating=args.insert_runs_while_paginating,
+        advance_clock_while_paginating_exceptions=args.advance_clock_while_paginating_exceptions,
         **{f"{kind}_rate": getattr(args, f"{kind}_rate") for kind in FAULT_KINDS},
     )
     return SimulatorSettings(seed=args.seed, scale=dataclasses.replace(SCALES[args.scale], **overrides),

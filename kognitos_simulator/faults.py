@@ -84,6 +84,9 @@ class Faults:
     # On a List Runs request that carries a page_token, this many new runs are created first (with
     # create_time = now), the way runs arrive while a client pages through a busy automation.
     insert_runs_while_paginating: int = 0
+    # On a List Exceptions request that carries a page_token, the simulated clock first moves this many seconds,
+    # so exceptions are raised (and change state) between a client's pages, as they do over a slow load.
+    advance_clock_while_paginating_exceptions: float = 0.0
     seed: int = 0
     _queued: list[FaultKind] = field(default_factory=list, init=False, repr=False, compare=False)
     _counter: int = field(default=0, init=False, repr=False, compare=False)
@@ -99,7 +102,8 @@ class Faults:
         ):
             raise ValueError(f"Faults.retry_after_seconds must be a whole number of seconds >= 0, "
                              f"got {self.retry_after_seconds!r}")
-        for name in ("latency_seconds", "latency_median_seconds", "latency_p99_seconds", "slow_seconds"):
+        for name in ("latency_seconds", "latency_median_seconds", "latency_p99_seconds", "slow_seconds",
+                     "advance_clock_while_paginating_exceptions"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"Faults.{name} must be a number of seconds >= 0, got {value}")

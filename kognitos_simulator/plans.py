@@ -50,6 +50,7 @@ _KIND_WEIGHTS = {
 }
 _KINDS = tuple(_KIND_WEIGHTS)
 _KIND_CUMULATIVE_WEIGHTS = tuple(itertools.accumulate(_KIND_WEIGHTS.values()))
+_GUIDANCE_KINDS = frozenset({"quick_guidance", "guidance_stuck", "guidance_stuck_long"})
 _SOURCES = ("MANUAL", "TRIGGER", "SCHEDULE", "")
 _SOURCE_CUMULATIVE_WEIGHTS = tuple(itertools.accumulate((20, 45, 33, 2)))
 
@@ -427,6 +428,11 @@ class PlanFactory:
             f"{automation.name}/runs/{run_id_of(previous)}" if previous is not None else None,
             tuple(life.blocks),
         )
+
+    def awaits_guidance(self, automation: Automation, key: int) -> bool:
+        """Whether the run's base plan awaits guidance (its kind, without building the plan)."""
+        rng = random.Random(derive_seed(self._seed, "run", automation.id, key))
+        return self._kind(automation, key, rng) in _GUIDANCE_KINDS
 
     def _kind(self, automation: Automation, key: int, rng: random.Random) -> str:
         runs = automation.history_runs

@@ -17,9 +17,8 @@ import functools
 import threading
 import time
 import zoneinfo
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -69,12 +68,25 @@ class _Lru(Generic[K, V]):
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class _RunSummary:
-    """What workspace-wide answers need of one run's whole life: when it completes, and its exceptions."""
+class _ExceptionIndex:
+    """The exceptions of one workspace's runs scanned so far, oldest first, whether raised yet or not.
 
-    completed_ns: int | None
-    exceptions: tuple[ExceptionLife, ...]
+    A run appears at the end of its automation's visible prefix (the clock only moves forward and inserted runs
+    are created at `now`), so `cursors` (runs scanned per automation) is all it takes to add only new runs.
+    """
+
+    def __init__(self) -> None:
+        self.lives: list[ExceptionLife] = []
+        self.by_id: dict[str, ExceptionLife] = {}
+        self.cursors: dict[str, int] = {}
+
+    def add(self, life: ExceptionLife) -> None:
+        bisect.insort(self.lives, life, key=lambda item: (item.create_ns, item.exception_id))
+        self.by_id[life.exception_id] = life
+
+    def raised(self, now: int) -> list[ExceptionLife]:
+        """Those raised at or before `now`, newest first (ties by id, descending): List Exceptions' order."""
+        return self.lives[: bisect.bisect_right(self.lives, now, key=lambda item: item.create_ns)][::-1]
 
 
 def _copy(value: Any) -> Any:
@@ -124,7 +136,9 @@ class World:
         self._plan_cache: _Lru[tuple[str, int, int], RunPlan] = _Lru(10_000)
         self._event_cache: _Lru[tuple[str, int, int], list[Event]] = _Lru(256)
         self._guidance = GuidanceCenter(settings.seed, self._organization.users, self._organization.workspaces)
-        self._summaries: dict[str, dict[int, _RunSummary]] = {}
+        self._completions: dict[str, dict[int, int | None]] = {}
+        self._run_exceptions: dict[str, dict[int, tuple[ExceptionLife, ...]]] = {}
+        self._exception_indexes: dict[str, _ExceptionIndex] = {}
 
     # The clock.
 
@@ -195,14 +209,25 @@ class World:
         overrides = len(self._overrides.get((plan.automation.id, plan.key), []))
         return self._event_cache.get((plan.automation.id, plan.key, overrides), lambda: self._renderer.events(plan))
 
-    def _summary(self, automation: Automation, key: int) -> _RunSummary:
-        """The run's completion instant and exceptions, computed once per run (again after a pause or continue)."""
-        summaries = self._summaries.setdefault(automation.id, {})
-        summary = summaries.get(key)
-        if summary is None:
-            plan = self._plan(automation, key, with_values=False)
+    def _completed_ns(self, automation: Automation, key: int) -> int | None:
+        """When the run completes (None: never), computed once per run (again after a pause or continue)."""
+        completions = self._completions.setdefault(automation.id, {})
+        if key not in completions:
+            completions[key] = self._plan(automation, key, with_values=False).completed_at()
+        return completions[key]
+
+    def _exceptions_of(self, automation: Automation, key: int) -> tuple[ExceptionLife, ...]:
+        """The run's exceptions over its whole life, computed once per run (again after a pause or continue).
+
+        Only runs planned to await guidance can raise one (a pause or continue never adds guidance), so the
+        others need no plan.
+        """
+        known = self._run_exceptions.setdefault(automation.id, {})
+        if key not in known:
             exceptions: tuple[ExceptionLife, ...] = ()
-            if any(True for _ in episodes(plan)):
+            if self._plans.awaits_guidance(automation, key):
+                plan = self._plan(automation, key, with_values=False)
+
                 def planned_end(exception_id: str) -> int | None:
                     planned = self._plan(automation, key, with_values=False, planned=True)
                     return next(e.end_ns for e in episodes(planned) if e.exception_id == exception_id)
@@ -210,18 +235,29 @@ class World:
                 exceptions = self._guidance.lives(plan, self._run_ids[automation.id].encode(key),
                                                   lambda ordinal: self._renderer.execution_id(plan, ordinal),
                                                   planned_end)
-            summary = summaries[key] = _RunSummary(plan.completed_at(), exceptions)
-        return summary
+            known[key] = exceptions
+        return known[key]
 
-    def _exception_lives(self, workspace_id: str, now: int) -> list[ExceptionLife]:
-        """Every exception of the workspace that exists at `now`, newest first (ties by id, descending)."""
-        lives: list[ExceptionLife] = []
+    def _exception_index(self, workspace_id: str, now: int) -> _ExceptionIndex:
+        """The workspace's exception index, with every run that exists at `now` scanned."""
+        index = self._exception_indexes.setdefault(workspace_id, _ExceptionIndex())
         for automation in self._workspace(workspace_id).automations:
-            index = self._indexes[automation.id]
-            for key in index.keys[:index.visible(now)]:
-                lives.extend(life for life in self._summary(automation, key).exceptions if life.create_ns <= now)
-        lives.sort(key=lambda life: (life.create_ns, life.exception_id), reverse=True)
-        return lives
+            runs = self._indexes[automation.id]
+            visible = runs.visible(now)
+            for key in runs.keys[index.cursors.get(automation.id, 0) : visible]:
+                for life in self._exceptions_of(automation, key):
+                    index.add(life)
+            index.cursors[automation.id] = visible
+        return index
+
+    def _facts(self, life: ExceptionLife, now: int) -> ExceptionFacts:
+        return ExceptionFacts(life.state_at(now).removeprefix("EXCEPTION_STATE_"), life.automation_id, life.run_id,
+                              life.group, life.create_ns)
+
+    def _matching(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None, now: int
+                  ) -> list[ExceptionLife]:
+        raised = self._exception_index(workspace_id, now).raised(now)
+        return raised if matches is None else [life for life in raised if matches(self._facts(life, now))]
 
     @staticmethod
     def _visible(events: list[Event], now: int) -> int:
@@ -309,7 +345,8 @@ class World:
     def exceptions(self, workspace_id: str) -> list[Json]:
         """Every exception that exists now, as List Exceptions renders them, in its order (newest first)."""
         with self._lock:
-            return _copy(self.list_exceptions(workspace_id, None))  # type: ignore[no-any-return]
+            page, _ = self.exceptions_page(workspace_id, None, 0, KEY_LIMIT)
+            return _copy(page)  # type: ignore[no-any-return]
 
     def exception(self, workspace_id: str, exception_id: str) -> Json:
         """Get Exception: the exception now."""
@@ -329,9 +366,8 @@ class World:
         return self._guidance.groups(workspace_id)
 
     def _exception_life(self, workspace_id: str, exception_id: str, now: int) -> ExceptionLife:
-        life = next((life for life in self._exception_lives(workspace_id, now) if life.exception_id == exception_id),
-                    None)
-        if life is None:
+        life = self._exception_index(workspace_id, now).by_id.get(exception_id)
+        if life is None or life.create_ns > now:
             workspace = self._workspace(workspace_id)
             raise not_found("exception", exception_id, f"{workspace.name}/exceptions/{exception_id}")
         return life
@@ -346,7 +382,7 @@ class World:
                 visible = index.visible(now)
                 completed = 0
                 for key in index.keys[:visible]:
-                    done = self._summary(automation, key).completed_ns
+                    done = self._completed_ns(automation, key)
                     completed += done is not None and done <= now
                 stats = {}
                 if visible:
@@ -407,18 +443,24 @@ class World:
             total = sum(high - low for low, high in ranges)
             return runs, offset + len(positions) < total
 
-    def list_exceptions(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None) -> list[Json]:
-        """Every exception that exists now and matches, newest first (the app pages over this list)."""
+    def exceptions_page(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None, offset: int,
+                        size: int) -> tuple[list[Json], int]:
+        """A page of the exceptions that exist now and match (newest first), and how many match in all."""
         with self._lock:
             now = self.now_ns
-            found = []
-            for life in self._exception_lives(workspace_id, now):
-                fields, _ = life.fields_at(now)
-                if matches is None or matches(ExceptionFacts(fields["state"].removeprefix("EXCEPTION_STATE_"),
-                                                             life.automation_id, life.run_id, life.group,
-                                                             life.create_ns)):
-                    found.append(life.render(now))
-            return found
+            matching = self._matching(workspace_id, matches, now)
+            return [life.render(now) for life in matching[offset : offset + size]], len(matching)
+
+    def exception_counts(self, workspace_id: str, matches: Callable[[ExceptionFacts], bool] | None
+                         ) -> tuple[Counter[str], Counter[str]]:
+        """How many exceptions that exist now and match are in each group and each automation (full names; the
+        ungrouped under "")."""
+        with self._lock:
+            now = self.now_ns
+            workspace = self._workspace(workspace_id)
+            matching = self._matching(workspace_id, matches, now)
+            return (Counter(self._guidance.group_name(workspace_id, life.group) for life in matching),
+                    Counter(f"{workspace.name}/automations/{life.automation_id}" for life in matching))
 
     def events_page(self, workspace_id: str, automation_id: str, run_id: str, node_kind: Callable[[str], bool] | None,
                     position: int, size: int) -> tuple[list[bytes], int | None]:
@@ -464,7 +506,9 @@ class World:
                     f"{'paused' if action == 'pause' else 'continued'}",
                 )
             self._overrides.setdefault((automation.id, key), []).append((action, now, reason))
-            self._summaries.get(automation.id, {}).pop(key, None)
+            self._completions.get(automation.id, {}).pop(key, None)
+            self._run_exceptions.get(automation.id, {}).pop(key, None)
+            self._exception_indexes.pop(automation.workspace_id, None)  # rebuilt (from the cached runs) when asked
             return _copy(self._renderer.run(self._plan(automation, key), now, full=True))  # type: ignore[no-any-return]
 
     def insert_runs(self, workspace_id: str, automation_id: str, count: int = 1) -> list[str]:

@@ -10,7 +10,7 @@ from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from kognitos_analytics.builder import status_line as models_status_line
 
-from .destination import opened_read_only
+from .destination import duckdb_destination, opened_read_only
 from .kognitos.tables import TABLES
 
 
@@ -21,6 +21,9 @@ def status_lines(pipeline_name: str, pipelines_dir: str | None = None) -> list[s
         pipeline = dlt.attach(pipeline_name, **options)
     except CannotRestorePipelineException:
         return _nothing_loaded(pipeline_name, pipelines_dir)
+    if isinstance(pipeline.destination, dlt.destinations.duckdb):
+        # attach() restores dlt's default file, <pipeline name>.duckdb; `run` loads the configured or default one
+        pipeline.destination = duckdb_destination(pipeline.dataset_name)
     pipeline = opened_read_only(pipeline)
     destination = pipeline.destination.destination_name if pipeline.destination else "no destination"
     dataset = pipeline.dataset()

@@ -40,11 +40,11 @@ class SourceConfig(BaseConfiguration):
     workspace_ids: Sequence[str] | None = None
     """Workspaces to load; default every workspace the token can see."""
     automation_ids: Sequence[str] | None = None
-    """Automations to load; default every automation of those workspaces."""
+    """Automations to load (their runs, events and exceptions); default every automation of those workspaces."""
     time_zones: Sequence[str] = settings.DEFAULT_TIME_ZONES
     """IANA zones for the daily aggregates; default `["UTC"]`."""
     start_date: str | None = None
-    """Earliest run creation date (or RFC 3339 time) loaded by a first load; default all."""
+    """Earliest run (and exception) creation date (or RFC 3339 time) loaded by a first load; default all."""
     max_concurrent_requests: int = settings.DEFAULT_MAX_CONCURRENT_REQUESTS
     """Requests in flight at once across the source; default 8."""
     allow_insecure_http: bool = False

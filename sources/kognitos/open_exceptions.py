@@ -28,7 +28,9 @@ Where the reference is silent, the readings chosen:
   order it could be older than the newest read, so a listing not sent in one of those two orders does not move the
   cursor (the next load reads that window again; merging makes the repeats harmless) and says so in the log.
 - Listing 2's set shrinks while paging (an exception resolved meanwhile leaves it), so it may skip one: every tracked
-  exception it did not return is re-read by 3, whatever the reason.
+  exception it did not return is re-read by 3, whatever the reason. Listings 2 and 3 load only tracked exceptions:
+  a new one they return is left to the next load's listing 1, as it could move the cursor past one created while
+  paging that a shifted page skipped.
 - An exception that 3 cannot find either was deleted (the reference does not say exceptions can be): it stays as
   last loaded and is no longer tracked.
 """

@@ -415,7 +415,7 @@ def _workspace_exceptions(
                 rows.append(exception_row(exception, org, ws_id))
         return rows
 
-    tracked_before = bool(tracker.unresolved)
+    tracked_before = dict(tracker.unresolved)
     order = ListingOrder()
     for page in client.pages(path, "exceptions", new_exceptions_params(config.page_size,
                                                                        tracker.cursor or config.start_key)):
@@ -423,9 +423,10 @@ def _workspace_exceptions(
             order.add(timestamp_key(exception["create_time"]))
         if rows := accepted(page):
             yield rows
+    # Exceptions tracked before this load only from here on; why: open_exceptions.py.
     if tracked_before:
         for page in client.pages(path, "exceptions", unresolved_exceptions_params(config.page_size)):
-            if rows := accepted(page):
+            if rows := accepted(page, only=tracked_before):
                 yield rows
     unseen = tracker.unseen()
     run_ids = sorted({tracked.run_id for tracked in unseen.values()})

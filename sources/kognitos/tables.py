@@ -1,8 +1,8 @@
 """Every table the source loads, declared once: its spec, its parent, the state it keeps, the function that reads it.
 
-From TABLES come the source's wiring (`kognitos_source`), what `kognitos-elt status` says each table tracks, and the
-models builder's list of tables the models read; tests/unit/test_tables.py fails when the README's table, the dbt
-`sources.yml` or the crash-recovery test do not list exactly these tables. How to add one: docs/adding-a-resource.md.
+From TABLES come the source's wiring (`kognitos_source`), what `kognitos-elt status` says each table tracks, the
+models builder's list of tables the models read and the crash-recovery test's tables; tests/unit/test_tables.py fails
+when the README's table or the dbt `sources.yml` do not list exactly these. How to add one: docs/adding-a-resource.md.
 """
 
 from __future__ import annotations

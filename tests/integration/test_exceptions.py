@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.kognitos import ExitCode, InvalidRequestError, params
 from kognitos_elt.session import LoadSummary, run_load
 from kognitos_simulator import RunningSimulator, SimulatorSettings, World, running_simulator
 from kognitos_simulator.settings import Scale
@@ -165,36 +166,24 @@ def test_resolved_exceptions_are_read_by_their_runs_not_one_request_each(
 
 
 def test_pages_that_shift_while_paging_lose_and_duplicate_nothing(
-    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query,
-    monkeypatch: pytest.MonkeyPatch
+    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query
 ) -> None:
-    """Newest first with offset page tokens: the clock moves before every page, so new exceptions push the ones
-    not read yet onto later pages, and resolved ones leave the list of those not resolved."""
+    """Newest first with offset page tokens: the clock moves six hours before every page after the first, so new
+    exceptions push the ones not read yet onto later pages, and resolved ones leave the list of those not resolved."""
     world = simulator.world
-    list_exceptions = world.list_exceptions
-    shifting = False
-
-    def moving(*args: Any) -> Any:
-        if shifting:
-            world.advance(timedelta(hours=6))
-        return list_exceptions(*args)
-
-    monkeypatch.setattr(world, "list_exceptions", moving)  # world.exceptions (the truth) calls it too
     before = truth_exceptions(world)
+    simulator.faults.advance_clock_while_paginating_exceptions = 6 * 3600
 
-    shifting = True
-    load_exceptions(page_size=5)  # a backfill: new exceptions shift its pages
-    shifting = False
+    load_exceptions(page_size=3)  # a backfill: new exceptions shift its pages
 
     during = truth_exceptions(world)
     assert transitions(before, during)["new"] > 5, "exceptions should arrive while the load pages"
     loaded = query_exceptions(query)  # asserts no exception was loaded twice
     assert before.keys() <= loaded.keys() <= during.keys()
-    shifting = True
-    load_exceptions(page_size=5)  # and resolved ones leave the list of those not resolved while it is paged
-    shifting = False
+    load_exceptions(page_size=3)  # and resolved ones leave the list of those not resolved while it is paged
     assert transitions(during, truth_exceptions(world))["pending->resolved"]
-    load_exceptions(page_size=5)
+    simulator.faults.advance_clock_while_paginating_exceptions = 0
+    load_exceptions(page_size=3)
     assert query_exceptions(query) == truth_exceptions(world)
 
 
@@ -236,3 +225,23 @@ def test_postgres_holds_the_exceptions_after_a_backfill_and_a_move(simulator: Ru
     assert types["resolved_by_agent"] == "boolean"
     assert types["extra"] == "jsonb"
 
+
+
+def test_a_filter_the_service_refuses_stops_the_load_saying_so_and_commits_nothing(
+    simulator: RunningSimulator, load_exceptions: Callable[..., LoadSummary], query: Query,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_exceptions()
+    loaded = query_exceptions(query)
+    simulator.world.advance(timedelta(days=10))
+    not_resolved = params.NOT_RESOLVED
+    monkeypatch.setattr(params, "NOT_RESOLVED", "state = SNOOZED")  # a state the service does not know
+
+    with pytest.raises(InvalidRequestError, match="SNOOZED") as refused:
+        load_exceptions()
+
+    assert "/exceptions" in str(refused.value) and refused.value.exit_code == ExitCode.API
+    assert query_exceptions(query) == loaded, "nothing of the refused load is committed"
+    monkeypatch.setattr(params, "NOT_RESOLVED", not_resolved)  # not undo(): it would undo isolated_dlt's too
+    load_exceptions()
+    assert query_exceptions(query) == truth_exceptions(simulator.world)

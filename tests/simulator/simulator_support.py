@@ -92,6 +92,16 @@ def short_id(name: str) -> str:
     return name.rsplit("/", 1)[1]
 
 
+def assert_token_refused(client: httpx.Client, refused: tuple[str, dict[str, Any]], path: str,
+                          params: dict[str, Any], token: str) -> None:
+    """The request `refused` (path, params) is INVALID_ARGUMENT on page_token, and `token` still works with the
+    `params` it was issued for."""
+    response = client.get(refused[0], params=refused[1])
+    assert response.status_code == 400
+    assert response.json()["code"] == 3 and "page_token" in response.json()["message"]
+    assert client.get(path, params={**params, "page_token": token}).status_code == 200
+
+
 def collect(client: httpx.Client, path: str, items_key: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
     """Every item of a paginated list (following next_page_token), and the number of requests made."""
     items: list[dict[str, Any]] = []

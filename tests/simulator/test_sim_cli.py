@@ -21,7 +21,8 @@ def test_arguments_become_settings() -> None:
     args = build_parser().parse_args(["--scale", "small", "--seed", "5", "--runs-per-automation", "12",
                                       "--start", "2025-06-01T00:00:00+00:00", "--latency-ms", "25",
                                       "--rate-limit-rate", "0.1", "--insert-runs-while-paginating", "1",
-                                      "--extra-organizations", "3"])
+                                      "--extra-organizations", "3", "--advance-clock-while-paginating-exceptions",
+                                      "3600"])
     settings = settings_from_args(args)
     assert settings.seed == 5
     assert settings.scale.runs_per_automation == 12
@@ -29,6 +30,7 @@ def test_arguments_become_settings() -> None:
     assert settings.start == datetime(2025, 6, 1, tzinfo=UTC)
     assert settings.faults.latency_seconds == 0.025 and settings.faults.rate_limit_rate == 0.1
     assert settings.faults.insert_runs_while_paginating == 1
+    assert settings.faults.advance_clock_while_paginating_exceptions == 3600
     assert settings.extra_organizations == 3
 
 

@@ -202,3 +202,60 @@ def test_daily_aggregate_filter_accepts_only_equalities_joined_by_or() -> None:
         with pytest.raises(ApiError):
             filters.automation_id_filter(bad)
 
+
+
+# The exceptions' filter against a brute-force evaluation: every field, bare and quoted values, any structure.
+
+_EXCEPTION_FACTS = [
+    filters.ExceptionFacts(state, automation, run, group, instant)
+    for state, automation, run, group, instant in zip(
+        ["PENDING", "RESOLVED", "ARCHIVED", "PENDING", "RESOLVED", "ARCHIVED", "RESOLVED"],
+        ["a1", "a2", "a1", "a2", "a1", "a2", "a1"],
+        ["r1", "r2", "r3", "r1", "r2", "r3", "r4"],
+        ["missing_values", "", "internal_error", "", "user_system_error", "missing_values", ""],
+        _INSTANTS, strict=True)
+]
+
+
+def _equality_leaf(field: str, op: str, value: str, form: str) -> tuple[str, Callable[[filters.ExceptionFacts], bool]]:
+    literal = {"bare": value, "quoted": f'"{value}"', "prefixed": f"EXCEPTION_STATE_{value}"}[form]
+    return f"{field} {op} {literal}", lambda facts: (getattr(facts, field) == value) == (op == "=")
+
+
+def _time_leaf(op: str, literal: int) -> tuple[str, Callable[[filters.ExceptionFacts], bool]]:
+    return f'create_time {op} "{stamp_of(literal)}"', lambda facts: COMPARISONS[op](facts.create_ns, literal)
+
+
+_EQ = st.sampled_from(["=", "!="])
+_exception_leaves = st.one_of(
+    st.builds(_equality_leaf, st.just("state"), _EQ, st.sampled_from(["PENDING", "RESOLVED", "ARCHIVED"]),
+              st.sampled_from(["bare", "quoted", "prefixed"])),
+    st.builds(_equality_leaf, st.just("automation"), _EQ, st.sampled_from(["a1", "a2", "a3"]),
+              st.sampled_from(["bare", "quoted"])),
+    st.builds(_equality_leaf, st.just("run"), _EQ, st.sampled_from(["r1", "r2", "r4", "r9"]),
+              st.sampled_from(["bare", "quoted"])),
+    st.builds(_equality_leaf, st.just("group"), _EQ, st.sampled_from(["missing_values", "internal_error"]),
+              st.sampled_from(["bare", "quoted"])),
+    st.builds(_equality_leaf, st.just("group"), _EQ, st.just(""), st.just("quoted")),
+    st.builds(_time_leaf, _OPS, _LITERALS),
+)
+_exception_expressions = st.recursive(
+    _exception_leaves,
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: (f"({a[0]} AND {b[0]})", lambda f: a[1](f) and b[1](f)), inner, inner),
+        st.builds(lambda a, b: (f"({a[0]} OR {b[0]})", lambda f: a[1](f) or b[1](f)), inner, inner),
+        st.builds(lambda a: (f"NOT ({a[0]})", lambda f: not a[1](f)), inner),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_exception_expressions)
+def test_exception_filter_matches_brute_force_evaluation(
+        expression: tuple[str, Callable[[filters.ExceptionFacts], bool]]) -> None:
+    text, keep = expression
+    matches = filters.exception_filter(text)
+    assert matches is not None
+    for facts in _EXCEPTION_FACTS:
+        assert matches(facts) == keep(facts), (text, facts)

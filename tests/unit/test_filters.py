@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kognitos_elt.kognitos.filters import automation_id_in, created_at_or_after, quote
+from kognitos_elt.kognitos.filters import automation_id_in, created_at_or_after, exception_runs_in, quote
 
 
 def unquote(literal: str) -> str:
@@ -81,7 +81,13 @@ def test_automation_id_in_when_ids(automation_ids: Sequence[str], expected: str 
     assert automation_id_in(automation_ids) == expected
 
 
-@pytest.mark.parametrize("builder", [automation_id_in])
+def test_exception_runs_in_quotes_each_run_so_no_id_can_change_the_expression() -> None:
+    assert exception_runs_in(["r1", 'r" OR state = RESOLVED', "r1"]) == (
+        'run = "r1" OR run = "r\\" OR state = RESOLVED"')
+    assert exception_runs_in([]) is None
+
+
+@pytest.mark.parametrize("builder", [automation_id_in, exception_runs_in])
 def test_builders_raise_when_given_a_bare_string(builder: Callable[[Sequence[str]], str | None]) -> None:
     with pytest.raises(TypeError, match="single string"):
         builder("FunctionCall")

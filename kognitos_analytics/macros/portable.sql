@@ -21,8 +21,8 @@
             ('{{ zone | trim | replace("'", "''") }}'){% if not loop.last %}, {% endif %}
         {%- endfor %}) as zones (time_zone)
     {%- else -%}
-        select distinct time_zone from {{ source('kognitos', 'daily_run_aggregates') }}
+        select distinct time_zone from {{ ref('stg_kognitos__daily_run_aggregates') }}
         union
-        select 'UTC' where not exists (select 1 from {{ source('kognitos', 'daily_run_aggregates') }})
+        select 'UTC' where not exists (select 1 from {{ ref('stg_kognitos__daily_run_aggregates') }})
     {%- endif -%}
 {%- endmacro %}

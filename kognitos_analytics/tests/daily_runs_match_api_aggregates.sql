@@ -4,7 +4,7 @@
 -- run's (a `start_date` can cut that day in two). Workspace totals need every automation loaded.
 with api as (
     select workspace_id, time_zone, automation_id, date, total_runs
-    from {{ source('kognitos', 'daily_run_aggregates') }}
+    from {{ ref('stg_kognitos__daily_run_aggregates') }}
 ),
 
 ours_per_workspace as (
@@ -15,7 +15,7 @@ ours_per_workspace as (
 
 first_runs as (
     select workspace_id, min(create_time) as first_create_time
-    from {{ source('kognitos', 'runs') }}
+    from {{ ref('stg_kognitos__runs') }}
     group by workspace_id
 )
 

@@ -215,7 +215,7 @@ def test_the_models_dbt_tests_pass(warehouse: Warehouse) -> None:
 
     assert tested.results["daily_runs_match_api_aggregates"] == "pass"
     assert {name: status for name, status in tested.results.items() if status not in ("success", "pass")} == {}
-    assert len(tested.results) == 29  # 8 models and 21 tests
+    assert len(tested.results) == 56  # 18 models and 38 tests
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from kognitos_simulator import RunningSimulator
 from ..analytics.test_models import ZONES, assert_models_hold_the_truth, duckdb_query
 from .test_dagster import discover_partitions
 
-MODELS = {path.stem for path in (PROJECT_DIR / "models").glob("*.sql")}
+MODELS = {path.stem for path in (PROJECT_DIR / "models").rglob("*.sql")}
 
 
 def model_key(name: str) -> AssetKey:
@@ -82,15 +82,18 @@ def test_each_model_asset_depends_on_the_dlt_assets_of_the_tables_it_reads() -> 
     graph = dd.defs.resolve_asset_graph()
     table_keys = {AssetKey(["kognitos", table]) for table in dd.SPEC_SOURCE.resources}
     assert dd.kognitos_models.keys == {model_key(name) for name in MODELS}
-    for name in MODELS:
-        sql = (PROJECT_DIR / "models" / f"{name}.sql").read_text()
+    for path in (PROJECT_DIR / "models").rglob("*.sql"):
+        name, sql = path.stem, path.read_text()
         reads = {AssetKey(["kognitos", table]) for table in re.findall(r"source\('kognitos', '(\w+)'\)", sql)}
         refs = {model_key(model) for model in re.findall(r"ref\('(\w+)'\)", sql)}
         parents = graph.get(model_key(name)).parent_keys
         assert reads | refs <= parents, name
         assert reads <= table_keys  # the dlt assets themselves, not stand-ins of their own
     assert graph.get(model_key("build_info")).parent_keys == {AssetKey(["kognitos", t]) for t in SOURCE_TABLES}
-    assert {AssetKey(["kognitos", "runs"]), AssetKey(["kognitos", "run_events"])} <= graph.get(
+    # Only the staging models read the tables; every other model reads models.
+    assert graph.get(model_key("stg_kognitos__runs")).parent_keys == {AssetKey(["kognitos", "runs"])}
+    assert graph.get(model_key("stg_kognitos__exceptions")).parent_keys == {AssetKey(["kognitos", "exceptions"])}
+    assert {model_key("stg_kognitos__runs"), model_key("int_run_guidance_waits")} <= graph.get(
         model_key("run_facts")).parent_keys
     for table in table_keys:
         assert graph.get(table).is_materializable and graph.get(table).partitions_def == dd.workspace_partitions

@@ -13,7 +13,7 @@
 with run_extents as (
     -- How far each run's event stream reaches now (event_index numbers it from 0, append-only).
     select workspace_id, automation_id, run_id, max(event_index) as last_event_index
-    from {{ source('kognitos', 'run_events') }}
+    from {{ ref('stg_kognitos__run_events') }}
     group by workspace_id, automation_id, run_id
 ),
 
@@ -53,7 +53,7 @@ node_events as (
             partition by workspace_id, automation_id, run_id, execution_id, node_id, journal_type
             order by event_index
         ) as occurrence
-    from {{ source('kognitos', 'run_events') }}
+    from {{ ref('stg_kognitos__run_events') }}
     where journal_type in ('node_started', 'node_executed', 'patched_node_started', 'patched_node_executed')
     {% if is_incremental() %}
         and (workspace_id, automation_id, run_id) in (select workspace_id, automation_id, run_id from changed_runs)

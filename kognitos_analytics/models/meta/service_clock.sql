@@ -3,6 +3,6 @@
 -- Each load keeps the service's clock (its `Date` header) in automation_run_aggregates.snapshot_time; the newest
 -- run update stands in when that table is not loaded.
 select greatest(
-    (select max(snapshot_time) from {{ source('kognitos', 'automation_run_aggregates') }}),
-    (select max(update_time) from {{ source('kognitos', 'runs') }})
+    (select max(snapshot_time) from {{ ref('stg_kognitos__automation_run_aggregates') }}),
+    (select max(update_time) from {{ ref('stg_kognitos__runs') }})
 ) as as_of

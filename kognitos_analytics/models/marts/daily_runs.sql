@@ -10,6 +10,7 @@ select
     {{ kognitos_local_date('facts.create_time', 'zones.time_zone') }} as date,
     count(*) as runs,
     count(*) filter (where facts.state = 'completed') as completed,
+    count(*) filter (where facts.state = 'completed' and not facts.needed_guidance) as straight_through,
     count(*) filter (where facts.state = 'failed') as failed,
     count(*) filter (where facts.state = 'stopped') as stopped,
     count(*) filter (where facts.state = 'awaiting_guidance') as awaiting_guidance,

@@ -110,13 +110,13 @@ def _models(args: argparse.Namespace) -> Result:
     import dlt
     import duckdb
 
-    from kognitos_analytics.builder import analytics_schema, refresh_after_load
+    from kognitos_analytics.builder import analytics_schema, loaded_scope, refresh_after_load
     from kognitos_elt.destination import DEFAULT_PIPELINE_NAME, duckdb_destination
 
     path = str(Path.cwd() / KOGNITOS_ELT_DUCKDB)
     pipeline = dlt.pipeline(DEFAULT_PIPELINE_NAME, destination=duckdb_destination("kognitos", path),
                             dataset_name="kognitos")
-    outcome = refresh_after_load(pipeline, all_automations=True, events_loaded=True)
+    outcome = refresh_after_load(pipeline, scope=loaded_scope(), events_loaded=True)
     rows, seconds = {}, {"build": outcome.seconds}
     with duckdb.connect(path, read_only=True) as connection:
         for model in outcome.results:

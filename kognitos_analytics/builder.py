@@ -89,7 +89,7 @@ def analytics_schema(dataset_name: str) -> str:
     return f"{dataset_name}{ANALYTICS_SCHEMA_SUFFIX}"
 
 
-def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool, events_loaded: bool) -> ModelsOutcome:
+def refresh_after_load(pipeline: dlt.Pipeline, *, scope: dict[str, bool], events_loaded: bool) -> ModelsOutcome:
     """Build every model from scratch when they are missing or what they are built from changed; else bring the
     incremental tables up to date when the load wrote run_events (they read nothing else); else do nothing."""
     destination = pipeline.destination.destination_name if pipeline.destination else ""
@@ -103,7 +103,7 @@ def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool, events_
     if not_loaded := [table for table in SOURCE_TABLES if table not in present]:
         return ModelsOutcome(False, f"not built yet: they need the table(s) {', '.join(not_loaded)}, not loaded so "
                                     "far")
-    variables = model_variables(pipeline, all_automations=all_automations)
+    variables = model_variables(pipeline, scope)
     if built_from != variables["kognitos_build_fingerprint"]:
         return run_dbt(pipeline, "run", variables, "--full-refresh")
     if events_loaded:
@@ -113,10 +113,10 @@ def refresh_after_load(pipeline: dlt.Pipeline, *, all_automations: bool, events_
     return ModelsOutcome(False, f"current in {analytics_schema(pipeline.dataset_name)} (nothing to rebuild)")
 
 
-def model_variables(pipeline: dlt.Pipeline, *, all_automations: bool) -> dict[str, Any]:
-    """The dbt vars of a build, with the fingerprint of everything the built models depend on."""
-    variables: dict[str, Any] = {"kognitos_schema": pipeline.dataset_name,
-                                 "kognitos_all_automations": all_automations}
+def model_variables(pipeline: dlt.Pipeline, scope: dict[str, bool]) -> dict[str, Any]:
+    """The dbt vars of a build (`scope`: what the source loads, `loaded_scope`), with the fingerprint of everything
+    the built models depend on."""
+    variables: dict[str, Any] = {"kognitos_schema": pipeline.dataset_name, **scope}
     digest = hashlib.sha256()
     for path in sorted(PROJECT_DIR.rglob("*")):
         if path.suffix in (".sql", ".yml"):
@@ -235,7 +235,7 @@ def build_and_test(pipeline: dlt.Pipeline) -> ModelsOutcome:
     if not_loaded := [table for table in SOURCE_TABLES if table not in present]:
         raise ModelsError(f"The models read the table(s) {', '.join(not_loaded)}, which are not in dataset "
                           f"{pipeline.dataset_name!r}: load them with `kognitos-elt run` (all resources) first.")
-    return run_dbt(pipeline, "build", model_variables(pipeline, all_automations=loads_every_automation()))
+    return run_dbt(pipeline, "build", model_variables(pipeline, loaded_scope()))
 
 
 def build_after_load() -> bool:
@@ -243,6 +243,11 @@ def build_after_load() -> bool:
     return dlt.config.get(BUILD_AFTER_LOAD_KEY, bool) is not False
 
 
-def loads_every_automation(source_options: dict[str, Any] | None = None) -> bool:
-    """False when the source loads only some automations: workspace totals then cannot match their runs."""
-    return not ((source_options or {}).get("automation_ids") or dlt.config.get("sources.kognitos.automation_ids"))
+def loaded_scope(source_options: dict[str, Any] | None = None) -> dict[str, bool]:
+    """The dbt vars that say what the source loads, from its options or config: `kognitos_all_automations` is false
+    when it loads only some automations (workspace totals then cannot match their runs), `kognitos_all_history`
+    when a `start_date` leaves older runs out (an exception raised since may belong to a run not loaded)."""
+    def option(name: str) -> Any:
+        return (source_options or {}).get(name) or dlt.config.get(f"sources.kognitos.{name}")
+
+    return {"kognitos_all_automations": not option("automation_ids"), "kognitos_all_history": not option("start_date")}

@@ -80,7 +80,7 @@ from kognitos_analytics.builder import (
     _destination_facts,
     analytics_schema,
     dbt_profile,
-    loads_every_automation,
+    loaded_scope,
     model_variables,
 )
 
@@ -322,7 +322,7 @@ def kognitos_models(context: AssetExecutionContext) -> Iterator[Any]:
     with pipeline.destination_client() as client:
         stored = client.get_stored_schema(SPEC_SOURCE.schema.name)  # type: ignore[attr-defined]
     dataset = _Dataset(pipeline.dataset_name, SimpleNamespace(version_hash=stored.version_hash if stored else ""))
-    variables = model_variables(cast(dlt.Pipeline, dataset), all_automations=loads_every_automation())
+    variables = model_variables(cast(dlt.Pipeline, dataset), loaded_scope())
     target, secrets = dbt_profile(pipeline)
     wait_for_duckdb_file(duckdb_file(pipeline))
     arguments = ["build", "--vars", json.dumps(variables)]

@@ -20,7 +20,7 @@ from kognitos_analytics.builder import (
     build_after_load,
     build_and_test,
     drop_models,
-    loads_every_automation,
+    loaded_scope,
     refresh_after_load,
 )
 
@@ -160,7 +160,7 @@ def load_session(
         outcome, failure = None, None
         if models if models is not None else build_after_load():
             try:
-                outcome = refresh_after_load(pipeline, all_automations=loads_every_automation(source_options),
+                outcome = refresh_after_load(pipeline, scope=loaded_scope(source_options),
                                              events_loaded=bool(rows.get("run_events")))
             except ModelsError as error:
                 failure = error

@@ -130,6 +130,14 @@ MODEL_MUTANTS = [
     Mutant("build_after_load_setting_ignored", "kognitos_analytics/builder.py",
            "return dlt.config.get(BUILD_AFTER_LOAD_KEY, bool) is not False", "return True",
            (f"{MODELS_TEST}::test_build_after_load_in_config_toml",)),
+    Mutant("exception_run_relationship_fails_despite_start_date", "marts.yml",
+           "severity: \"{{ 'error' if var('kognitos_all_history') else 'warn' }}\"", "severity: error",
+           ("tests/analytics/test_exception_models.py::"
+            "test_with_a_start_date_an_exception_of_an_older_run_warns_and_the_load_succeeds",)),
+    Mutant("start_date_not_passed_to_the_models", "kognitos_analytics/builder.py",
+           '"kognitos_all_history": not option("start_date")', '"kognitos_all_history": True',
+           ("tests/analytics/test_exception_models.py::"
+            "test_with_a_start_date_an_exception_of_an_older_run_warns_and_the_load_succeeds",)),
 ]
 
 PYTHON_MUTANTS = [

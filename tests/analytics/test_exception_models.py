@@ -4,6 +4,7 @@ PostgreSQL, as the clock resolves and raises exceptions; their dbt tests pass, a
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,8 +21,10 @@ from kognitos_elt.session import build_models, run_load
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
 
 from ..conftest import TEST_SCALE
+from ..integration.truth import instant, short
 from . import exception_truth as truth
 from .test_models import ZONES, assert_same, duckdb_query, source_options
+from .truth import all_runs
 
 Query = Callable[[str], list[tuple[Any, ...]]]
 SEED = 22
@@ -119,6 +122,35 @@ def test_the_dbt_tests_fail_when_an_exception_has_no_run_or_a_waiting_run_no_exc
     with pytest.raises(ModelsError, match="waiting_runs_have_their_exception") as missing:
         build_models(destination=destination)
     assert "related_combination_exception_facts" not in str(missing.value)
+
+
+def test_with_a_start_date_an_exception_of_an_older_run_warns_and_the_load_succeeds(
+    guided_simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`start_date` leaves older runs out, but an exception raised since may belong to one of them: the test that
+    every exception's run is in run_facts then warns, instead of failing every `run` (exit 7) and `models`."""
+    world = guided_simulator.world
+    runs, raised = all_runs(world), defaultdict(list)
+    for (ws, _), exception in truth.exceptions(world).items():
+        raised[(ws, short(exception["automation"]), short(exception["run"]))].append(instant(exception["create_time"]))
+    oldest = min(raised, key=lambda key: instant(runs[key]["create_time"]))
+    start = instant(runs[oldest]["create_time"]) + timedelta(microseconds=1)
+    assert min(raised[oldest]) > start, "an exception is raised after its run is created"
+    monkeypatch.setenv("SOURCES__KOGNITOS__START_DATE", start.isoformat())  # as `kognitos-elt models` reads it
+    database = tmp_path / "warehouse.duckdb"
+    destination = duckdb_destination("kognitos", str(database))
+
+    summary = run_load(destination=destination, source_options=source_options(guided_simulator))
+
+    assert summary.models_failure is None
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM kognitos.runs WHERE workspace_id = ? AND run_id = ?",
+                                  [oldest[0], oldest[2]]).fetchall() == [(0,)]
+        assert connection.execute("SELECT count(*) FROM kognitos.exceptions WHERE workspace_id = ? AND run_id = ?",
+                                  [oldest[0], oldest[2]]).fetchall() == [(len(raised[oldest]),)]
+    tested = build_models(destination=destination)
+    assert [status for name, status in tested.results.items()
+            if name.startswith("related_combination_exception_facts")] == ["warn"]
 
 
 def test_without_the_exceptions_table_the_models_build_and_read_it_once_it_is_loaded(

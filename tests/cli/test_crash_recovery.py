@@ -37,6 +37,8 @@ DATABASE = "kognitos_elt.duckdb"
 KILL_AT = Path(__file__).with_name("kill_at.py")
 PARALLEL_LOADS = 3
 """Kill-point loads run side by side, each in its own folder: each is mostly a fresh interpreter's start."""
+EVERY_EVENT_TIMEOUT_SECONDS = 900
+"""About 70 kill-point loads and as many resumes (4 to 5 minutes on 2 cores): pytest's 300 s hang guard is too short."""
 
 
 def start_load(tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -184,6 +186,7 @@ def uninterrupted(configured: RunningSimulator, tmp_path: Path) -> tuple[list[tu
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(EVERY_EVENT_TIMEOUT_SECONDS)
 def test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_run(
     uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -199,6 +202,7 @@ def test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_r
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(EVERY_EVENT_TIMEOUT_SECONDS)
 def test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it(
     uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path
 ) -> None:

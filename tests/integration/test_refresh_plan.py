@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kognitos_elt import kognitos
+from kognitos_elt.kognitos import resources
 from kognitos_elt.kognitos.open_runs import RefreshCosts, RequestCosts
 from kognitos_simulator import RunningSimulator, World
 from kognitos_simulator.requestlog import LoggedRequest
@@ -62,8 +62,9 @@ class CostsOfEachLoad:
 
 @pytest.fixture
 def costs(monkeypatch: pytest.MonkeyPatch) -> CostsOfEachLoad:
-    factory = CostsOfEachLoad()
-    monkeypatch.setattr(kognitos, "RequestCosts", factory)
+    """Each load's `resources.Load` (built once by `kognitos_source`) gets its costs from the factory."""
+    factory, load = CostsOfEachLoad(), resources.Load
+    monkeypatch.setattr(resources, "Load", lambda client, config: load(client, config, costs=factory()))
     return factory
 
 

@@ -1,7 +1,8 @@
 """`kognitos-elt run` that SIGKILLs itself at one event of dlt's load step, or records every event.
 
-    python tests/cli/kill_at.py --kill-at EVENT [kognitos-elt run arguments]
-    python tests/cli/kill_at.py --record FILE [kognitos-elt run arguments]
+`run_in_fork(...)` runs the CLI in a process forked from a server that has already imported it (stdlib
+multiprocessing's forkserver): a real process, killed for real, without a fresh interpreter's second or two of
+imports for each of the many loads the crash tests run.
 
 An event is what the load package's folder sees, named by table and format rather than by the random file id,
 so that one load's events name the same points in another load of the same data:
@@ -16,7 +17,7 @@ notices a file: a watcher would race the load's threads and could never hit the 
 
 from __future__ import annotations
 
-import argparse
+import multiprocessing
 import os
 import signal
 import sys
@@ -27,6 +28,8 @@ from typing import Any
 
 from dlt.common.storages.file_storage import FileStorage
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName
+
+from kognitos_elt.cli import main as kognitos_elt
 
 JOB_FOLDERS = frozenset({"new_jobs", "started_jobs", "completed_jobs", "failed_jobs"})
 
@@ -80,17 +83,31 @@ class LoadStepEvents:
         PackageStorage.save_pending_transition = save_pending_transition  # type: ignore[method-assign]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    choice = parser.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--kill-at", help="the event to die at, e.g. committed/runs.parquet#1")
-    choice.add_argument("--record", type=Path, help="append every event and its load id to this file")
-    args, run_arguments = parser.parse_known_args()
-    LoadStepEvents(args.kill_at, args.record).install()
-    from kognitos_elt.cli import main as kognitos_elt
-
-    return kognitos_elt(["run", *run_arguments])
+LOADS = multiprocessing.get_context("forkserver")
+LOADS.set_forkserver_preload([__name__])
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_in_fork(cwd: Path, env: dict[str, str], arguments: list[str], *, kill_at: str | None = None,
+                record_to: Path | None = None, timeout: float = 120) -> int | None:
+    """`kognitos-elt run ARGUMENTS` in `cwd` with exactly `env`, output discarded; its exit code (negative: the
+    signal that ended it), or None when it outlived `timeout` seconds (then it is killed)."""
+    process = LOADS.Process(target=_run, args=(cwd, env, arguments, kill_at, record_to))
+    process.start()
+    process.join(timeout)
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+        return None
+    return process.exitcode
+
+
+def _run(cwd: Path, env: dict[str, str], arguments: list[str], kill_at: str | None, record_to: Path | None) -> None:
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for stream in (0, 1, 2):
+        os.dup2(devnull, stream)
+    if kill_at is not None or record_to is not None:
+        LoadStepEvents(kill_at, record_to).install()
+    sys.exit(kognitos_elt(["run", *arguments]))

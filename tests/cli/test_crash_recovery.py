@@ -3,7 +3,8 @@
 Kills during extract come from the simulator's request log. Kills during the load step come from dlt's own job
 bookkeeping (tests/cli/kill_at.py): a first load is recorded event by event, then each event gets its own load,
 killed there and made whole by the next run. The same again one level deeper: a load killed in the gap between a
-job's commit and dlt's record of it, whose resume is killed at every event of its own.
+job's commit and dlt's record of it, whose resume is killed at every event of its own. `make test` kills at a
+representative share of the events (`kill_points`), `make test-all` at every one.
 """
 
 from __future__ import annotations
@@ -31,14 +32,26 @@ from kognitos_elt.kognitos.tables import TABLES as DECLARED
 from kognitos_simulator import RunningSimulator
 
 from ..integration.truth import truth_events, truth_runs
+from .kill_at import run_in_fork
 
 TABLES = tuple(table.spec for table in DECLARED)
 DATABASE = "kognitos_elt.duckdb"
-KILL_AT = Path(__file__).with_name("kill_at.py")
 PARALLEL_LOADS = 3
 """Kill-point loads run side by side, each in its own folder: each is mostly a fresh interpreter's start."""
 EVERY_EVENT_TIMEOUT_SECONDS = 900
 """About 70 kill-point loads and as many resumes (4 to 5 minutes on 2 cores): pytest's 300 s hang guard is too short."""
+REPRESENTATIVE_JOBS = frozenset({"runs", "run_events", "_dlt_pipeline_state"})
+"""`make test` kills at every event of these tables' jobs, and at the load step's first and last event, instead of at
+all of them (`make test-all`): each table's jobs go through the same steps of dlt's load, and these are the parent,
+its child and dlt's state, whose cursors decide what the next run extracts again."""
+
+
+def kill_points(events: list[str], every: bool) -> list[str]:
+    """The events a test kills at: all of them, or those of the representative jobs and the first and last."""
+    if every:
+        return events
+    return [event for index, event in enumerate(events)
+            if index in (0, len(events) - 1) or event.split("/")[1].split(".")[0] in REPRESENTATIVE_JOBS]
 
 
 def start_load(tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -67,19 +80,15 @@ class Folder:
             self.env["DESTINATION__POSTGRES__CREDENTIALS"] = postgres_dsn
             self.arguments += ["--dataset-name", self.dataset]
 
-    def run(self, *kill_at_arguments: str) -> int:
-        """`kognitos-elt run`, through tests/cli/kill_at.py when given its arguments; returns the exit code."""
-        command = [str(KILL_AT), *kill_at_arguments] if kill_at_arguments else [
-            "-m", "kognitos_elt", "run"]
+    def run(self, *, kill_at: str | None = None, record_to: Path | None = None) -> int | None:
+        """`kognitos-elt run` (killing itself at `kill_at`, or recording every event); its exit code."""
         self.path.mkdir(parents=True, exist_ok=True)
-        return subprocess.run([sys.executable, *command, *self.arguments], cwd=self.path, env=self.env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
-                              ).returncode
+        return run_in_fork(self.path, self.env, self.arguments, kill_at=kill_at, record_to=record_to)
 
     def record(self) -> list[tuple[str, str]]:
         """Load to the end, recording the load step's events: (event, load id), in order."""
         record = self.path / "events.tsv"
-        assert self.run("--record", str(record)) == ExitCode.OK
+        assert self.run(record_to=record) == ExitCode.OK
         return [tuple(line.split("\t")) for line in record.read_text().splitlines()]  # type: ignore[misc]
 
     def copy(self, to: Path) -> Folder:
@@ -138,7 +147,7 @@ def duplicated_keys(folder: Folder) -> dict[str, int]:
 
 def killed_then_resumed(folder: Folder, event: str, expected: dict[str, Counter[tuple[Any, ...]]]) -> str | None:
     """Kill a load at `event`, run again; what went wrong, or None."""
-    if (code := folder.run("--kill-at", event)) != -signal.SIGKILL:
+    if (code := folder.run(kill_at=event)) != -signal.SIGKILL:
         return f"{event}: the load never reached it (exit code {code})"
     if (code := folder.run()) != ExitCode.OK:
         return f"{event}: the next run failed with exit code {code}"
@@ -185,10 +194,15 @@ def uninterrupted(configured: RunningSimulator, tmp_path: Path) -> tuple[list[tu
     return events, warehouse(reference)
 
 
+EVERY_EVENT = [pytest.param(False, id="representative"),
+               pytest.param(True, id="every", marks=[pytest.mark.exhaustive,
+                                                     pytest.mark.timeout(EVERY_EVENT_TIMEOUT_SECONDS)])]
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(EVERY_EVENT_TIMEOUT_SECONDS)
+@pytest.mark.parametrize("every", EVERY_EVENT)
 def test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_run(
-    uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path
+    uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path, every: bool
 ) -> None:
     events, expected = uninterrupted
     # Every job's start, commit, marker and completion: a file per table and dlt's state, a merge statement per table.
@@ -196,22 +210,22 @@ def test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_r
 
     failures = each_side_by_side(
         lambda event: killed_then_resumed(Folder(tmp_path / event.replace("/", "_")), event, expected),
-        (event for event, _ in events))
+        kill_points([event for event, _ in events], every))
 
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(EVERY_EVENT_TIMEOUT_SECONDS)
+@pytest.mark.parametrize("every", EVERY_EVENT)
 def test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it(
-    uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path
+    uninterrupted: tuple[list[tuple[str, str]], dict[str, Any]], tmp_path: Path, every: bool
 ) -> None:
     """Killed where the runs job committed unrecorded (other jobs in flight), then the resume killed at each event
     of the package it finishes. One first kill point: each costs about 60 loads."""
     _, expected = uninterrupted
     first_kill = "committed/runs.parquet#1"
     interrupted = Folder(tmp_path / "interrupted")
-    assert interrupted.run("--kill-at", first_kill) == -signal.SIGKILL
+    assert interrupted.run(kill_at=first_kill) == -signal.SIGKILL
     # The package the kill left (a temporary file a killed write left may lie beside it).
     (package,) = [path.name for path in (interrupted.path / "dlt_data").glob("pipelines/*/load/normalized/*")
                   if path.is_dir()]
@@ -221,7 +235,7 @@ def test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it(
 
     failures = each_side_by_side(
         lambda event: killed_then_resumed(interrupted.copy(tmp_path / event.replace("/", "_")), event, expected),
-        resume_events)
+        kill_points(resume_events, every))
 
     assert not failures, "\n".join(failures)
     # The resume staged the uncertain table again: its file went back to new_jobs, and was killed there too.

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install mutants
+.PHONY: demo test test-all lint install mutants
 
 # Everything (every extra, the test tools), with dbt pinned to what installs offline (constraints.txt).
 $(BIN)/kognitos-elt: pyproject.toml constraints.txt
@@ -17,8 +17,14 @@ install: $(BIN)/kognitos-elt
 demo: install
 	$(BIN)/kognitos-elt demo
 
+# Test modules run side by side, one worker per core (pytest-xdist; a module's tests stay on one worker, so its
+# shared loads are made once). `make test-all` adds the exhaustive tests (`exhaustive` marker in pyproject.toml).
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope
 test: install
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+test-all: install
+	$(PYTEST) -m ""
 
 # mypy cannot follow the editable install's import hook for kognitos_elt (pipelines/ with sources/kognitos/ inside):
 # it reads the same layout from a tree of links to the real files.

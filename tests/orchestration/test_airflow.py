@@ -111,7 +111,7 @@ def timed(times: dict[str, float], step: str, action: Any) -> Any:
         times[step] = round(time.monotonic() - start, 1)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive  # minutes of installing Airflow alone: `make test-all`, not `make test`
 @pytest.mark.timeout(1200)
 def test_the_docs_airflow_dag_loads_every_workspace_and_then_loads_incrementally(
     artifacts: Artifacts,  # noqa: F811

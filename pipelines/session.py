@@ -70,9 +70,11 @@ class LoadSummary:
             out.append("Rows written: " + ", ".join(f"{t} {n}" for t, n in sorted(self.rows.items())))
         else:
             out.append("Rows written: none (nothing new).")
+        counts = self.stats.get
         out.append(
-            f"Runs new: {self.stats.get('runs_new', 0)}, runs updated: {self.stats.get('runs_updated', 0)}, "
-            f"API requests: {self.stats.get('requests', 0)}."
+            f"Runs new: {counts('runs_new', 0)}, runs updated: {counts('runs_updated', 0)}, "
+            f"exceptions new: {counts('exceptions_new', 0)}, exceptions updated: {counts('exceptions_updated', 0)}, "
+            f"API requests: {counts('requests', 0)}."
         )
         if self.models:
             out.append(self.models.line())

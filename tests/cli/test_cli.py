@@ -19,7 +19,7 @@ from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import SCALES, RunningSimulator, SimulatorSettings, World
 
 from ..analytics.truth import all_runs
-from ..integration.truth import state_key, truth_events, truth_runs
+from ..integration.truth import short, state_key, truth_events, truth_runs
 
 
 def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
@@ -30,7 +30,10 @@ def test_run_loads_the_default_duckdb_file_and_prints_a_summary(
     out = capsys.readouterr().out
     runs, events = len(truth_runs(configured.world)), len(truth_events(configured.world))
     assert f"runs {runs}," in out and f"run_events {events}," in out
-    assert f"Runs new: {runs}, runs updated: 0, API requests: {len(configured.requests.entries)}." in out
+    exceptions = sum(len(configured.world.exceptions(short(ws["name"]))) for ws in configured.world.workspaces())
+    assert exceptions > 0
+    assert (f"Runs new: {runs}, runs updated: 0, exceptions new: {exceptions}, exceptions updated: 0, "
+            f"API requests: {len(configured.requests.entries)}.") in out
     with duckdb.connect(str(tmp_path / "kognitos_elt.duckdb"), read_only=True) as connection:
         (loaded,) = connection.execute("SELECT count(*) FROM kognitos.runs").fetchall()[0]
     assert loaded == runs

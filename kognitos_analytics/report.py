@@ -155,8 +155,8 @@ def render(report: Report) -> str:
             ("awaiting_guidance", "waiting for a human now", f"{report.headline['awaiting_guidance']:,}"),
         )
     )
-    sections = "".join(f'<h2 class="group">{html.escape(group)}</h2>' + "".join(map(_section_html, sections))
-                       for group, sections in report.groups.items())
+    sections = "".join(f'<h2 class="group">{html.escape(group)}</h2>' + "".join(map(_section_html, members))
+                       for group, members in report.groups.items())
     return TEMPLATE.substitute(
         title=f"Kognitos runs: {window.start} to {window.end}",
         subtitle=html.escape(f"Dataset {report.dataset}; {window.days} days and times in {window.zone}, ending at the "

@@ -31,9 +31,12 @@ from .truth import AGE_BUCKETS, DAY_COLUMNS, ReportTruth
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = bool(os.environ.get("KOGNITOS_REQUIRE_BROWSER"))
 """Read when the tests are collected (`isolated_dlt` clears KOGNITOS* variables): CI sets it, and installs Chromium."""
-CHARTS = ("runs-per-day", "success-per-automation", "duration-per-automation", "slowest-steps", "failure-reasons",
-          "open-backlog", "straight-through", "pending-by-group", "pending-by-assignee", "time-to-resolve",
-          "resolved-by")
+GROUPS = {"Runs": ("runs-per-day", "success-per-automation", "duration-per-automation", "slowest-steps",
+                   "failure-reasons", "open-backlog"),
+          "Human in the loop": ("straight-through", "pending-by-group", "pending-by-assignee", "time-to-resolve",
+                                "resolved-by")}
+"""Each heading of the page and its sections (each a chart and its table), in the page's order."""
+CHARTS = tuple(chart for charts in GROUPS.values() for chart in charts)
 SEED = 41
 """A world whose exceptions are pending (ungrouped and unassigned ones among them, of several ages), archived, and
 resolved by an agent and by a person in every report's window, some on a date Kolkata and UTC disagree on; the
@@ -63,6 +66,7 @@ READ_PAGE = """() => {
              rows: [...table.querySelectorAll('tbody tr')].map(row => [...row.querySelectorAll('td')]
                  .map(cell => cell.textContent))}])),
         subtitle: document.querySelector('header p').textContent,
+        outline: all('main > h2.group, main > section').map(part => part.tagName === 'H2' ? part.textContent : part.id),
     };
 }"""
 
@@ -373,10 +377,11 @@ def check_cards(page: Page, truth: ReportTruth) -> None:
 
 
 def check_page(page: Page) -> None:
-    """Opens offline (nothing fetched), no console error, every chart drawn."""
+    """Opens offline (nothing fetched), no console error, every chart drawn, each under its group's heading."""
     assert "<script src=" not in page.source
     assert page.errors == []
     assert sorted(page.content["drawn"]) == sorted(CHARTS)
+    assert page.content["outline"] == [part for group, charts in GROUPS.items() for part in (group, *charts)]
 
 
 @pytest.mark.parametrize("report", REPORTS)

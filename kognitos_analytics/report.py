@@ -23,12 +23,11 @@ from plotly.offline import get_plotlyjs
 
 from . import DEFAULT_REPORT_DAYS
 from .builder import ModelsError, analytics_schema
+from .human_loop import human_loop_sections
+from .sections import AGE_BUCKETS, STATE_COLORS, Section, age_label, on_local_dates, styled, unique
 
 DAY_STATES = ("completed", "failed", "stopped", "awaiting_guidance", "open")
 """The columns of daily_runs that split a day's runs by state, in the order the chart stacks them."""
-STATE_COLORS = {"completed": "#2e7d32", "failed": "#c62828", "stopped": "#757575", "awaiting_guidance": "#f9a825",
-                "open": "#1565c0", "pending": "#90caf9", "executing": "#1565c0", "stopping": "#5e35b1"}
-AGE_BUCKETS = ((3600, "under 1 hour"), (86400, "1 to 24 hours"), (7 * 86400, "1 to 7 days"), (None, "over 7 days"))
 TOP_ROWS = 15
 TEMPLATE = Template((Path(__file__).with_name("report.html")).read_text())
 
@@ -58,25 +57,14 @@ class Window:
 
 
 @dataclass
-class Section:
-    """One chart and the table of its numbers."""
-
-    key: str
-    title: str
-    note: str
-    figure: go.Figure
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-
-
-@dataclass
 class Report:
     """Everything the page shows, read from the models."""
 
     window: Window
     dataset: str
     headline: dict[str, Any]
-    sections: list[Section]
+    groups: dict[str, list[Section]]
+    """The page's sections under each group's heading, in the page's order."""
 
 
 def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = DEFAULT_REPORT_DAYS) -> Report:
@@ -107,7 +95,7 @@ def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = 
             )
         window = Window(as_of, zone, days)
         in_window = (zone, window.start, window.end)
-        local_date = "cast(create_time at time zone %s as date) BETWEEN %s AND %s"
+        local_date = on_local_dates("create_time")
         daily = {day: counts for day, *counts in query(
             "SELECT date, " + ", ".join(f"sum({state})" for state in DAY_STATES) + " FROM {models}.daily_runs "
             "WHERE time_zone = %s AND date BETWEEN %s AND %s GROUP BY date", *in_window)}
@@ -135,6 +123,7 @@ def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = 
         backlog = query(
             "SELECT automation_display_name, run_id, state, waits_for_human, create_time, age_seconds, "
             "exception_description FROM {models}.open_runs ORDER BY age_seconds DESC, run_id")
+        human_loop = human_loop_sections(query, zone, window.dates())
     failures, backlog = _local(failures, zone), _local(backlog, zone)
     per_day = [(day, *daily.get(day, [0] * len(DAY_STATES))) for day in window.dates()]
     totals = [sum(row[index] for row in per_day) for index in range(1, len(DAY_STATES) + 1)]
@@ -142,9 +131,9 @@ def read_report(pipeline: dlt.Pipeline, *, zone: str | None = None, days: int = 
     terminal = sum(totals[:3])
     headline = {"runs": runs, "success_rate": totals[0] / terminal if terminal else None,
                 "median_duration_seconds": median_duration, "open_runs": open_runs, "awaiting_guidance": awaiting}
-    sections = [_runs_per_day(per_day), *_per_automation(automations), _slowest_steps(steps),
-                _failure_reasons(failures), _backlog(backlog)]
-    return Report(window, pipeline.dataset_name, headline, sections)
+    runs_sections = [_runs_per_day(per_day), *_per_automation(automations), _slowest_steps(steps),
+                     _failure_reasons(failures), _backlog(backlog)]
+    return Report(window, pipeline.dataset_name, headline, {"Runs": runs_sections, "Human in the loop": human_loop})
 
 
 def write_report(report: Report, path: Path) -> Path:
@@ -166,7 +155,8 @@ def render(report: Report) -> str:
             ("awaiting_guidance", "waiting for a human now", f"{report.headline['awaiting_guidance']:,}"),
         )
     )
-    sections = "".join(_section_html(section) for section in report.sections)
+    sections = "".join(f'<h2 class="group">{html.escape(group)}</h2>' + "".join(map(_section_html, members))
+                       for group, members in report.groups.items())
     return TEMPLATE.substitute(
         title=f"Kognitos runs: {window.start} to {window.end}",
         subtitle=html.escape(f"Dataset {report.dataset}; {window.days} days and times in {window.zone}, ending at the "
@@ -193,11 +183,11 @@ def _runs_per_day(per_day: list[tuple[Any, ...]]) -> Section:
     figure.update_layout(barmode="stack", yaxis_title="runs created", hovermode="x unified")
     return Section("runs-per-day", "Runs per day, by state now", "Each day's runs (by local creation date), "
                    "split by the state they are in now; open means pending, executing or stopping.",
-                   _styled(figure), ("date", *DAY_STATES), per_day)
+                   styled(figure), ("date", *DAY_STATES), per_day)
 
 
 def _per_automation(rows: list[tuple[Any, ...]]) -> list[Section]:
-    names = _unique([f"{automation} ({workspace})" for workspace, automation, *_ in rows])
+    names = unique([f"{automation} ({workspace})" for workspace, automation, *_ in rows])
     rates = [completed / terminal if terminal else None for _, _, _, completed, terminal, _, _ in rows]
     success = go.Figure(go.Bar(x=[None if rate is None else 100 * rate for rate in rates], y=names,
                                orientation="h", marker_color=STATE_COLORS["completed"],
@@ -215,10 +205,10 @@ def _per_automation(rows: list[tuple[Any, ...]]) -> list[Section]:
     columns = ("automation", "workspace", "runs", "completed", "ended", "success rate", "median s", "p95 s")
     return [
         Section("success-per-automation", "Success rate per automation", "Completed runs out of those that "
-                "ended (completed, failed or stopped), among runs created in the window.", _styled(success),
+                "ended (completed, failed or stopped), among runs created in the window.", styled(success),
                 columns, table),
         Section("duration-per-automation", "Run duration per automation", "Seconds from a run's creation to its "
-                "end, for runs created in the window that ended.", _styled(duration), columns, table),
+                "end, for runs created in the window that ended.", styled(duration), columns, table),
     ]
 
 
@@ -231,16 +221,16 @@ def _slowest_steps(rows: list[tuple[Any, ...]]) -> Section:
     figure.update_layout(barmode="group", xaxis_title="milliseconds", yaxis_autorange="reversed")
     return Section("slowest-steps", "Slowest steps", f"The {TOP_ROWS} steps (book functions, or the node kind "
                    "where none is called) with the longest median time, executed in the window.",
-                   _styled(figure), ("step", "executions", "median ms", "p95 ms"), rows)
+                   styled(figure), ("step", "executions", "median ms", "p95 ms"), rows)
 
 
 def _failure_reasons(rows: list[tuple[Any, ...]]) -> Section:
-    figure = go.Figure(go.Bar(x=[row[3] for row in rows], y=_unique([f"{row[2]} ({row[0]}, {row[1]})" for row in rows]),
+    figure = go.Figure(go.Bar(x=[row[3] for row in rows], y=unique([f"{row[2]} ({row[0]}, {row[1]})" for row in rows]),
                               orientation="h", marker_color=STATE_COLORS["failed"],
                               hovertemplate="%{y}: %{x} failures<extra></extra>"))
     figure.update_layout(xaxis_title="failed runs", yaxis_autorange="reversed")
     return Section("failure-reasons", "Top failure reasons", f"The {TOP_ROWS} most frequent errors of runs created "
-                   "in the window that failed.", _styled(figure),
+                   "in the window that failed.", styled(figure),
                    ("automation", "workspace", "error", "failures", "last seen"), rows)
 
 
@@ -248,8 +238,7 @@ def _backlog(rows: list[tuple[Any, ...]]) -> Section:
     states = sorted({row[2] for row in rows})
     counts = {(state, label): 0 for state in states for _, label in AGE_BUCKETS}
     for row in rows:
-        label = next(label for limit, label in AGE_BUCKETS if limit is None or row[5] < limit)
-        counts[(row[2], label)] += 1
+        counts[(row[2], age_label(row[5]))] += 1
     figure = go.Figure([go.Bar(name=state.replace("_", " "), x=[label for _, label in AGE_BUCKETS],
                                y=[counts[(state, label)] for _, label in AGE_BUCKETS],
                                marker_color=STATE_COLORS.get(state)) for state in states])
@@ -258,24 +247,8 @@ def _backlog(rows: list[tuple[Any, ...]]) -> Section:
              for automation, run_id, state, waits, created, age, exception in rows]
     return Section("open-backlog", "Open-run backlog", "Runs not completed, failed or stopped at the last load, "
                    "by how long ago they were created (all of them, whatever their creation date).",
-                   _styled(figure), ("automation", "run", "state", "waits for a human", "created", "age",
+                   styled(figure), ("automation", "run", "state", "waits for a human", "created", "age",
                                      "exception"), table)
-
-
-def _unique(labels: list[str]) -> list[str]:
-    """Chart categories must differ: two automations may share a name (a deleted one and its successor)."""
-    seen: dict[str, int] = {}
-    unique = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
-    return unique
-
-
-def _styled(figure: go.Figure) -> go.Figure:
-    figure.update_layout(template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=380,
-                         legend={"orientation": "h", "y": -0.2}, yaxis={"automargin": True})
-    return figure
 
 
 def _local(rows: list[tuple[Any, ...]], zone: str) -> list[tuple[Any, ...]]:

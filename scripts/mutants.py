@@ -206,6 +206,8 @@ SOURCE_MUTANTS: list[Mutant] = [
 ]
 
 REPORT = "kognitos_analytics/report.py"
+HUMAN_LOOP = "kognitos_analytics/human_loop.py"
+SECTIONS = "kognitos_analytics/sections.py"
 REPORT_TESTS = "tests/report/test_report.py::"
 REPORT_MUTANTS = [
     # The report (tests/report): each chart's data and table, each card's text, the window and --days.
@@ -249,13 +251,40 @@ REPORT_MUTANTS = [
     Mutant("report_step_named_by_function_only", REPORT, "coalesce(book_name || '.' || function_name, node_kind)",
            "coalesce(function_name, node_kind)",
            (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-slowest-steps]",)),
-    Mutant("report_backlog_first_bucket_one_minute", REPORT, 'AGE_BUCKETS = ((3600, "under 1 hour")',
+    Mutant("report_backlog_first_bucket_one_minute", SECTIONS, 'AGE_BUCKETS = ((3600, "under 1 hour")',
            'AGE_BUCKETS = ((60, "under 1 hour")',
            (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-open-backlog]",)),
     Mutant("report_times_in_the_destination_zone", REPORT,
            "    failures, backlog = _local(failures, zone), _local(backlog, zone)\n", "",
            (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-failure-reasons]",
             REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-open-backlog]")),
+    # The "Human in the loop" group (issue #28).
+    Mutant("report_straight_through_counts_guided_runs", HUMAN_LOOP,
+           "count(*) FILTER (WHERE state = 'completed' AND NOT needed_guidance)",
+           "count(*) FILTER (WHERE state = 'completed')",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-straight-through]",)),
+    Mutant("report_straight_through_window_starts_a_day_late", HUMAN_LOOP,
+           '"workspace_title ORDER BY 3 DESC, 1, 2", *in_window)',
+           '"workspace_title ORDER BY 3 DESC, 1, 2", zone, dates[1], dates[-1])',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-straight-through]",)),
+    Mutant("report_pending_drops_ungrouped_exceptions", HUMAN_LOOP,
+           "exception_facts WHERE state = 'pending'\"",
+           "exception_facts WHERE state = 'pending' AND exception_group IS NOT NULL\"",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-pending-by-group]",)),
+    Mutant("report_pending_includes_archived_exceptions", HUMAN_LOOP,
+           "exception_facts WHERE state = 'pending'\"", "exception_facts WHERE state <> 'resolved'\"",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-pending-by-assignee]",)),
+    Mutant("report_time_to_resolve_p95_is_p90", HUMAN_LOOP,
+           "percentile_cont(0.95) WITHIN GROUP (ORDER BY time_to_resolve_seconds)",
+           "percentile_cont(0.9) WITHIN GROUP (ORDER BY time_to_resolve_seconds)",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-time-to-resolve]",)),
+    Mutant("report_resolution_days_counted_in_utc", HUMAN_LOOP, "GROUP BY 1\", zone, *in_window)}",
+           "GROUP BY 1\", 'UTC', *in_window)}",
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[days-7-kolkata-time-to-resolve]",)),
+    Mutant("report_agent_and_person_swapped", HUMAN_LOOP,
+           'RESOLVERS = (("by an agent", "#6a1b9a"), ("by a person", "#ef6c00"))',
+           'RESOLVERS = (("by a person", "#ef6c00"), ("by an agent", "#6a1b9a"))',
+           (REPORT_TESTS + "test_each_chart_and_its_table_show_the_truth[default-resolved-by]",)),
 ]
 
 

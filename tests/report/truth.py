@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from kognitos_simulator import World
 
-from ..analytics.truth import OPEN, TERMINAL, all_runs, percentile, seconds
+from ..analytics.exception_truth import EXCEPTION_FACTS, exception_facts, needed_guidance
+from ..analytics.truth import OPEN, TERMINAL, RunKey, all_runs, percentile, seconds
 from ..integration.truth import describe, instant, short, state_key
 
 DAY_COLUMNS = ("completed", "failed", "stopped", "awaiting_guidance", "open")
@@ -31,6 +32,7 @@ Row = TypeVar("Row")
 class Run:
     """A run as the report sees it, read from the world (deleted automations' runs included)."""
 
+    key: RunKey
     workspace: str
     """The workspace's title."""
     automation: str
@@ -67,7 +69,7 @@ def world_runs(world: World) -> list[Run]:
     runs = []
     for (ws, auto, run_id), run in all_runs(world).items():
         state = state_key(run)
-        runs.append(Run(titles[ws], names[(ws, auto)], run_id, state, instant(run["create_time"]),
+        runs.append(Run((ws, auto, run_id), titles[ws], names[(ws, auto)], run_id, state, instant(run["create_time"]),
                         instant(run["state"]["update_time"]), run["state"][state].get("description")))
     return runs
 
@@ -190,3 +192,49 @@ class ReportTruth:
     @staticmethod
     def age_bucket(age: timedelta) -> str:
         return next(label for limit, label in AGE_BUCKETS if limit is None or age < limit)
+
+    @cached_property
+    def exceptions(self) -> list[dict[str, Any]]:
+        """Every exception the world holds now, as its EXCEPTION_FACTS by name."""
+        return [dict(zip(EXCEPTION_FACTS, facts, strict=True))
+                for facts in exception_facts(self.world, self.as_of).values()]
+
+    def straight_through(self) -> list[tuple[Any, ...]]:
+        """(automation, workspace, completed, straight through, rate) of each automation with runs created in the
+        window, most completed runs first, then by name; no rate (None) without a completed run."""
+        guided = needed_guidance(self.world)
+        groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+        for run in self.recent:
+            groups[run.key[:2]].append(run)
+        rows = []
+        for runs in groups.values():
+            completed = [run for run in runs if run.state == "completed"]
+            straight = sum(not guided[run.key] for run in completed)
+            rows.append((runs[0].automation, runs[0].workspace, len(completed), straight,
+                         straight / len(completed) if completed else None))
+        return ranked(rows, key=lambda row: (-row[2], row[0], row[1]))
+
+    def pending_by(self, fact: str, unnamed: str) -> list[tuple[Any, ...]]:
+        """(value, pending per age bucket, pending) of the exceptions pending now, per value of their `fact`
+        (`unnamed` when they have none), most pending first, then by value; ages at the last load."""
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: {label: 0 for _, label in AGE_BUCKETS})
+        for exception in self.exceptions:
+            if exception["state"] == "pending":
+                counts[exception[fact] or unnamed][self.age_bucket(self.as_of - exception["create_time"])] += 1
+        rows = [(value, *ages.values(), sum(ages.values())) for value, ages in counts.items()]
+        return ranked(rows, key=lambda row: (-row[-1], row[0]))
+
+    def resolutions(self) -> list[tuple[Any, ...]]:
+        """(date, resolved, by an agent, by a person, median and p95 seconds to resolve) for every day of the window,
+        by the local date each exception was resolved on."""
+        resolved: dict[date, list[dict[str, Any]]] = defaultdict(list)
+        for exception in self.exceptions:
+            if exception["resolved_time"] is not None:
+                resolved[self.local_date(exception["resolved_time"])].append(exception)
+        rows = []
+        for day in self.dates:
+            times = [exception["time_to_resolve_seconds"] for exception in resolved[day]]
+            by = [exception["resolved_by"] for exception in resolved[day]]
+            rows.append((day, len(times), by.count("agent"), by.count("person"), percentile(times, 0.5),
+                         percentile(times, 0.95)))
+        return rows

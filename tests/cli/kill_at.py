@@ -84,7 +84,11 @@ class LoadStepEvents:
 
 
 LOADS = multiprocessing.get_context("forkserver")
-LOADS.set_forkserver_preload([__name__])
+LOADS.set_forkserver_preload(["kognitos_elt.cli", "dlt.extract", "dlt.normalize", "dlt.load", "pyarrow.parquet",
+                              "dlt.destinations.impl.duckdb.duck", "dlt.destinations.impl.postgres.postgres",
+                              "dlt.__plugins__", "dlt._workspace._plugins", "httpx", "requests", "sqlalchemy"])
+"""What a load imports, imported once by the server (from the installed packages: Python 3.11's forkserver imports
+these before it takes the caller's sys.path, so not this module)."""
 
 
 def run_in_fork(cwd: Path, env: dict[str, str], arguments: list[str], *, kill_at: str | None = None,

@@ -20,9 +20,11 @@ governor for its turn:
   about this machine than about the service). If refusals came at once (dense, or again before sending had lasted
   as long as the hold it had just sat out), that rate means little (a burst hides the limit), so the pace halves.
 - **Growing.** While answers are clean and requests wait for their turn, the pace grows: it closes `APPROACH` of
-  its gap to the pace it was cut from a second, then passes it slowly, faster the longer answers stay clean (the
-  limit may have been raised). A load that sends slower than its pace (this machine is the bottleneck) does not
-  grow it: a pace far above what is sent would let a burst through when this machine speeds up again.
+  its gap to the pace it was cut from a second (unpaced, as far above the rate last admitted as the cut went under
+  it: refused while unpaced, the load knows only that the service's rate is under what it sent), then passes it
+  slowly, faster the longer answers stay clean (the limit may have been raised). A load that sends slower than its
+  pace (this machine is the bottleneck) does not grow it: a pace far above what is sent would let a burst through
+  when this machine speeds up again.
 - **Sparse errors are not a limit.** A 503 without `Retry-After` is a plain retry (the service failed, it did not
   ask us to slow down). An unpaced load takes only dense refusals as a rate limit (`DENSE_REFUSALS` of the last
   `RECENT_ANSWERS` answers): one 429 among hundreds of answers is a fault, not a limit. A paced load cuts on a
@@ -132,7 +134,8 @@ class Governor:
         now = clock()
         self._pace = max_rate
         self._ceiling = 0.0
-        """The pace (or, unpaced, the rate admitted) at the last cut: approached quickly, then passed slowly."""
+        """The pace at the last cut (unpaced: as far above the rate last admitted as the cut went under it), which the
+        pace approaches quickly, then passes slowly."""
         self._above_since = now
         self._next_slot = now
         self._grown_at = now
@@ -240,7 +243,7 @@ class Governor:
             pace = max(ADMITTED_SHARE * stretch.admitted_rate(now), RECENT_SHARE * recent)
         else:
             pace = HALVING * (self._pace if self._pace is not None else stretch.sent / max(span, 1e-3))
-        self._ceiling = self._pace if self._pace is not None else recent
+        self._ceiling = self._pace if self._pace is not None else recent / RECENT_SHARE
         self._pace = max(MIN_PACE, pace if self._max_rate is None else min(pace, self._max_rate))
         self._cuts += 1
         self._last_cut = now

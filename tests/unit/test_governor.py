@@ -315,3 +315,5 @@ def test_a_cut_after_slow_sending_then_a_burst_follows_the_burst_not_the_slow_se
         governor.refused(last, last + 0.01, retry_after=1.0)
 
     assert governor.pace is not None and 50 <= governor.pace < 100
+    send_evenly(governor, last + 1.0, 200, 5)  # requests wait for their turn: back over 100/s within seconds
+    assert governor.pace > 100

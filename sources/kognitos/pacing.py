@@ -220,8 +220,9 @@ class Governor:
     def _resume(self, now: float, at: float) -> None:
         """Sending resumes `at` (a hold's end, or now after a cut): the stretch so far ends now."""
         if self._stretch is not None and self._stretch.start > now:  # not begun yet: a longer hold moves it
-            self._stretch.start = at
-            self._stretch.held += at - now
+            if at > self._stretch.start:  # a cut during the hold does not: nothing is sent before it ends
+                self._stretch.held += at - self._stretch.start
+                self._stretch.start = at
         else:
             if self._stretch is not None:
                 self._stretch.end = now

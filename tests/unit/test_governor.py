@@ -317,3 +317,20 @@ def test_a_cut_after_slow_sending_then_a_burst_follows_the_burst_not_the_slow_se
     assert governor.pace is not None and 50 <= governor.pace < 100
     send_evenly(governor, last + 1.0, 200, 5)  # requests wait for their turn: back over 100/s within seconds
     assert governor.pace > 100
+
+
+def test_a_cut_during_a_hold_measures_the_next_stretch_from_the_end_of_the_hold() -> None:
+    """Three sparse refusals of an unpaced load hold every request for a second; the fourth, dense, cuts the pace while
+    the hold lasts. Nothing is sent during the hold, so the rate admitted after it is measured from its end."""
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+    last = send_evenly(governor, clock.now, 80, 3)
+    for _ in range(4):
+        governor.refused(last, last + 0.01, retry_after=1.0)
+    pace = governor.pace
+    assert pace is not None
+
+    last = send_evenly(governor, last + 1.01, pace, 3)  # at the pace, from the end of the hold
+    governor.refused(last, last + 0.01, retry_after=1.0)
+
+    assert governor.pace is not None and governor.pace >= 0.9 * pace, "the hold's second is not taken for a slow one"

@@ -36,6 +36,10 @@ from .stats import LoadStats
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
+LOOKAHEAD_PER_WORKER = 8
+"""`concurrently` starts at most this many items per worker ahead of its reader. Results come in order, so one slow
+answer holds up every later one: with uneven latency (a p99 ten times the median) a window of 2 per worker kept
+only 3-4 of 8 requests in flight and the load under a rate limit it could reach (docs/performance.md)."""
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -81,7 +85,7 @@ class KognitosClient:
         # One pool for every resource: dlt runs a transformer generator per parent page, and a pool per generator
         # meant up to 20 x 8 threads contending for the GIL and the semaphore above.
         self._workers = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="kognitos-elt")
-        self._lookahead = 2 * max_connections
+        self._lookahead = LOOKAHEAD_PER_WORKER * max_connections
         self._server_clock: tuple[datetime, float] | None = None
         self._last_date_header = ""
         self._governor = Governor(max_requests_per_second)
@@ -107,7 +111,7 @@ class KognitosClient:
         self._closed = True
 
     def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Generator[Out, None, None]:
-        """`fetch` over `items` on the client's worker threads, results in order, at most 2 x workers ahead.
+        """`fetch` over `items` on the client's worker threads, results in order, LOOKAHEAD_PER_WORKER per worker ahead.
 
         Unlike `Executor.map`, which submits everything at once, this keeps memory flat however many items
         there are: finished results wait for the reader only within the window. Work not yet started is

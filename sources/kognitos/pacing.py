@@ -5,17 +5,26 @@ each worker backs off alone, the others keep sending into the limit; here every 
 governor for its turn:
 
 - **Hold.** A refusal that says when to come back (`Retry-After`, capped at `request_max_retry_delay`) holds back
-  every request until then, not only the refused one.
+  every request until then, not only the refused one, unless the governor has just met it with a measured cut
+  (below): then the pace is already under what the service admits, the refused request waits its `Retry-After`
+  alone and the others go on at the new pace. A token bucket refills while they do; holding them all would waste
+  the whole wait (with `Retry-After: 1` and a bucket that refills in 0.2 s, 0.8 s of the service's capacity a
+  refusal). Refusals that keep coming turn dense and halve the pace, and that cut holds everyone again.
 - **Pace.** Requests are spaced evenly at a pace shared by all threads. The load starts unpaced (only
   `max_concurrent_requests` bounds it) or at `max_requests_per_second` when set, and is never faster than that.
 - **Finding the service's pace.** A refusal of a request sent after the last cut (one cut per round trip) cuts the
-  pace. If the service had been admitting requests for a while since the load last resumed, the new pace is just
-  under the rate it admitted over the last seconds of that stretch (`MEASURED_SECONDS`): what it demonstrably
-  sustains, a burst it allowed included (`ADMITTED_SHARE`). If refusals came at once (dense, or again before
-  sending had lasted as long as the hold it had just sat out), that rate means little (a burst hides the limit),
-  so the pace halves. While answers are clean the pace grows: quickly back up after a halving; otherwise slowly
-  at first, near the rate the service refused, then faster the longer answers stay clean (the rate measured may
-  have been this machine's, not the service's, or the limit may have been raised).
+  pace. If the service had been admitting requests for a while since the load last resumed, the cut is measured: the
+  new pace is just under the rate it admitted over the last seconds of that stretch (`MEASURED_SECONDS`), a burst it
+  allowed included (`ADMITTED_SHARE`), but no lower than `RECENT_SHARE` of the rate of its last `RECENT_ADMITTED`
+  admissions (if this machine sent slowly most of those seconds and fast only at the end, the seconds say more
+  about this machine than about the service). If refusals came at once (dense, or again before sending had lasted
+  as long as the hold it had just sat out), that rate means little (a burst hides the limit), so the pace halves.
+- **Growing.** While answers are clean and requests wait for their turn, the pace grows: it closes `APPROACH` of
+  its gap to the pace it was cut from a second (unpaced, as far above the rate last admitted as the cut went under
+  it: refused while unpaced, the load knows only that the service's rate is under what it sent), then passes it
+  slowly, faster the longer answers stay clean (the limit may have been raised). A load that sends slower than its
+  pace (this machine is the bottleneck) does not grow it: a pace far above what is sent would let a burst through
+  when this machine speeds up again.
 - **Sparse errors are not a limit.** A 503 without `Retry-After` is a plain retry (the service failed, it did not
   ask us to slow down). An unpaced load takes only dense refusals as a rate limit (`DENSE_REFUSALS` of the last
   `RECENT_ANSWERS` answers): one 429 among hundreds of answers is a fault, not a limit. A paced load cuts on a
@@ -41,6 +50,10 @@ ADMITTED_SHARE = 0.95
 """A cut after a clean stretch sets the pace to this share of what the service admitted over it."""
 HALVING = 0.5
 """A cut on refusals that came at once (no clean stretch to measure) multiplies the pace by this."""
+RECENT_SHARE = 0.7
+"""A measured cut sets the pace to at least this share of the rate of the last RECENT_ADMITTED admissions (that rate
+includes a burst the service allowed: for 80/s with bursts of 16, up to 96/s)."""
+RECENT_ADMITTED = 32
 MIN_SPAN_SECONDS = 2.0
 """Sending time since the load last resumed after which what the service admitted is a measure of its rate."""
 MEASURED_SECONDS = 5.0
@@ -51,13 +64,11 @@ MIN_HOLD_SECONDS = 0.5
 RECENT_ANSWERS = 16
 DENSE_REFUSALS = 4
 """Refusals among the last RECENT_ANSWERS answers that an unpaced load takes as a rate limit."""
-FAST_GROWTH = 0.1
-"""After a halving, the pace grows by this share per second back up to RECOVERY_SHARE of the pace it had."""
-RECOVERY_SHARE = 0.9
+APPROACH = 0.2
+"""Below the pace it was cut from, the pace closes this share of the gap per second (at least MIN_GROWTH)."""
 GROWTH_ACCELERATION = 0.001
-"""Past that, or after a measured cut, it grows by this share of itself per second for every second since the cut
-(at least MIN_GROWTH requests/s per second): slowly near the rate the service was refusing at, faster further on,
-so that a pace measured while this machine, not the service, was the bottleneck does not stay low for long."""
+"""Past that pace, it grows by this share of itself per second for every second since it passed it (at least
+MIN_GROWTH requests/s per second): slowly near the rate the service was refusing at, faster further on."""
 MIN_GROWTH = 0.1
 
 
@@ -96,11 +107,17 @@ class _Stretch:
         while self.admitted[0] < sent_at - MEASURED_SECONDS:
             self.admitted.popleft()
 
-    def admitted_rate(self, now: float) -> float:
-        """Requests per second admitted over its last MEASURED_SECONDS (or all of it, if shorter)."""
+    def admitted_rate(self, now: float, seconds: float = MEASURED_SECONDS) -> float:
+        """Requests per second admitted over its last `seconds` (or all of it, if shorter)."""
         end = self.end if self.end is not None else now
-        since = max(self.start, end - MEASURED_SECONDS)
+        since = max(self.start, end - seconds)
         return sum(1 for sent_at in self.admitted if sent_at >= since) / max(end - since, 1e-3)
+
+    def recent_rate(self, now: float) -> float:
+        """Requests per second admitted among its last RECENT_ADMITTED, from the first of them sent to its end."""
+        end = self.end if self.end is not None else now
+        last = list(self.admitted)[-RECENT_ADMITTED:]
+        return len(last) / max(end - last[0], 1e-3) if last else 0.0
 
 
 class Governor:
@@ -116,7 +133,10 @@ class Governor:
         self._lock = threading.Lock()
         now = clock()
         self._pace = max_rate
-        self._recovery_target = 0.0
+        self._ceiling = 0.0
+        """The pace at the last cut (unpaced: as far above the rate last admitted as the cut went under it), which the
+        pace approaches quickly, then passes slowly."""
+        self._above_since = now
         self._next_slot = now
         self._grown_at = now
         self._hold_until = now
@@ -125,6 +145,8 @@ class Governor:
         self._previous = _Stretch(now)
         """The stretch a hold ended: what a refusal of a request sent in it is weighed against."""
         self._last_cut = float("-inf")
+        self._measured_cut = False
+        """Whether the last cut was measured: refusals since wait alone (module docstring, "Hold")."""
         self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
         self._refusals = 0
         self._held_seconds = 0.0
@@ -181,7 +203,7 @@ class Governor:
             self._recent.append(False)
             if sent_at >= self._last_cut:
                 self._cut(sent_at, now)
-            if retry_after is not None and now + retry_after > self._hold_until:
+            if retry_after is not None and not self._measured_cut and now + retry_after > self._hold_until:
                 self._held_seconds += now + retry_after - max(self._hold_until, now)
                 self._hold_until = now + retry_after
                 self._resume(now, self._hold_until)
@@ -198,8 +220,9 @@ class Governor:
     def _resume(self, now: float, at: float) -> None:
         """Sending resumes `at` (a hold's end, or now after a cut): the stretch so far ends now."""
         if self._stretch is not None and self._stretch.start > now:  # not begun yet: a longer hold moves it
-            self._stretch.start = at
-            self._stretch.held += at - now
+            if at > self._stretch.start:  # a cut during the hold does not: nothing is sent before it ends
+                self._stretch.held += at - self._stretch.start
+                self._stretch.start = at
         else:
             if self._stretch is not None:
                 self._stretch.end = now
@@ -215,13 +238,13 @@ class Governor:
         at_once = MIN_HOLD_SECONDS <= stretch.held > span  # refused again sooner than a real hold lasted
         if not (dense or at_once or (measured and self._pace is not None)):
             return  # a sparse refusal: a fault, or too soon to tell
+        self._measured_cut = measured
+        recent = stretch.recent_rate(now)
         if measured:
-            pace = ADMITTED_SHARE * stretch.admitted_rate(now)
-            self._recovery_target = 0.0
+            pace = max(ADMITTED_SHARE * stretch.admitted_rate(now), RECENT_SHARE * recent)
         else:
-            current = self._pace if self._pace is not None else stretch.sent / max(span, 1e-3)
-            pace = HALVING * current
-            self._recovery_target = RECOVERY_SHARE * current
+            pace = HALVING * (self._pace if self._pace is not None else stretch.sent / max(span, 1e-3))
+        self._ceiling = self._pace if self._pace is not None else recent / RECENT_SHARE
         self._pace = max(MIN_PACE, pace if self._max_rate is None else min(pace, self._max_rate))
         self._cuts += 1
         self._last_cut = now
@@ -234,9 +257,12 @@ class Governor:
         if self._pace is None or elapsed <= 0:
             return
         self._grown_at = now
-        if self._pace < self._recovery_target:
-            pace = min(self._pace * (1 + FAST_GROWTH * elapsed), self._recovery_target)
+        if self._next_slot < now:  # this request does not wait for the pace: the load sends slower than it
+            return
+        if self._pace < self._ceiling:
+            pace = self._pace + max(MIN_GROWTH, APPROACH * (self._ceiling - self._pace)) * elapsed
+            self._above_since = now
         else:
-            since_cut = min(now - self._last_cut, 3600.0)
-            pace = self._pace + max(MIN_GROWTH, GROWTH_ACCELERATION * self._pace * since_cut) * elapsed
+            since = min(now - self._above_since, 3600.0)
+            pace = self._pace + max(MIN_GROWTH, GROWTH_ACCELERATION * self._pace * since) * elapsed
         self._pace = pace if self._max_rate is None else min(pace, self._max_rate)

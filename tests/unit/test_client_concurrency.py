@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from kognitos_elt.kognitos import KognitosClient
+from kognitos_elt.kognitos.client import LOOKAHEAD_PER_WORKER
 
 WORKERS = 3
 
@@ -43,7 +44,7 @@ def test_concurrently_returns_results_in_item_order(client: KognitosClient) -> N
     assert list(client.concurrently(tracker.fetch, range(50))) == [item * 10 for item in range(50)]
 
 
-def test_concurrently_never_runs_more_than_two_windows_of_workers_ahead_of_the_reader(client: KognitosClient) -> None:
+def test_concurrently_never_runs_more_than_its_window_ahead_of_the_reader(client: KognitosClient) -> None:
     tracker = Tracker()
     ahead = []
     for consumed, _ in enumerate(client.concurrently(tracker.fetch, range(100)), start=1):
@@ -51,7 +52,7 @@ def test_concurrently_never_runs_more_than_two_windows_of_workers_ahead_of_the_r
         with tracker.lock:
             ahead.append(tracker.started - consumed)
 
-    assert max(ahead) <= 2 * WORKERS
+    assert max(ahead) <= LOOKAHEAD_PER_WORKER * WORKERS
     assert tracker.started == 100
 
 
@@ -75,5 +76,5 @@ def test_concurrently_cancels_work_not_started_when_the_reader_stops(client: Kog
         started_after_close = tracker.started
     time.sleep(0.05)
 
-    assert started_after_close <= 2 * WORKERS + 1
+    assert started_after_close <= LOOKAHEAD_PER_WORKER * WORKERS + 1
     assert tracker.started == started_after_close

@@ -153,6 +153,7 @@ EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_
 REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
                 "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
 CLI_TESTS = "tests/cli/test_documented_options.py"
+CRASH_TESTS = "tests/cli/test_crash_recovery.py"
 
 SOURCE_MUTANTS: list[Mutant] = [
     # The source's and the loader's.
@@ -200,6 +201,14 @@ SOURCE_MUTANTS: list[Mutant] = [
            "return args.progress or (LIVE_PROGRESS", "return (LIVE_PROGRESS",
            (f"{CLI_TESTS}::test_progress_log_prints_dlt_s_step_counters_with_every_table_s_rows",
             f"{CLI_TESTS}::test_progress_tqdm_draws_dlt_s_bars_with_every_resource_s_rows")),
+    # A killed load's resume: each must double or lose rows at some representative kill point.
+    Mutant("resume_reloads_no_uncertain_table", "sources/kognitos/interrupted.py",
+           "            reload_uncertain_tables(pipeline, packages, load_id)\n", "            pass\n",
+           (f"{CRASH_TESTS}::test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_run"
+            "[representative]",)),
+    Mutant("resume_keeps_an_appended_table_s_rows_of_the_killed_load", "sources/kognitos/interrupted.py",
+           "                _delete_rows_of_load(client, table, load_id)\n", "                pass\n",
+           (f"{CRASH_TESTS}::test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it[representative]",)),
     Mutant("status_reads_dlt_s_default_duckdb_file", "pipelines/status.py",
            "        pipeline.destination = duckdb_destination(pipeline.dataset_name)\n", "        pass\n",
            (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),

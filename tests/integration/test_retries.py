@@ -80,5 +80,8 @@ def test_max_requests_per_second_holds_over_a_real_load(
     times = sorted(sent)
     assert len(times) == len(simulator.requests.entries) > 200, "a load long enough to measure a rate"
     assert (len(times) - 1) / (times[-1] - times[0]) <= 40 * 1.02
+    # Each request waits for its own slot: a thread that wakes late (a busy machine: up to a few hundred ms) sends
+    # its request after the next ones, which shortens the windows it starts. 15% allows for that and still fails a
+    # load paced at 47 requests/s or faster.
     spans = [later - earlier for earlier, later in zip(times, times[119:], strict=False)]
-    assert min(spans) >= 119 / 40 * 0.95, "any 120 requests in a row span 119 intervals of the limit"
+    assert min(spans) >= 119 / 40 * 0.85, "any 120 requests in a row span 119 intervals of the limit"

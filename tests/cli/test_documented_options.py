@@ -61,17 +61,28 @@ def test_pipeline_name_keeps_its_own_state_and_status_reads_it(
     assert not (tmp_path / "dlt_data" / "pipelines" / "kognitos_elt").exists()
 
 
+def wait_then_interrupt(simulator: RunningSimulator, process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C once the load is mid-extract: a request of its is held by the simulator."""
+    deadline = time.monotonic() + 120
+    while not simulator.faults.waiting():
+        assert process.poll() is None and time.monotonic() < deadline, "the load never started"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+
+
 def test_ctrl_c_stops_the_load_with_exit_130_and_the_next_run_loads_everything(
     configured: RunningSimulator, tmp_path: Path
 ) -> None:
-    with configured.faults.held():  # the load stays mid-extract, its requests held, until it is interrupted
-        process = subprocess.Popen([sys.executable, "-m", "kognitos_elt", "run"], cwd=tmp_path,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while not configured.faults.waiting():
-            assert process.poll() is None and time.monotonic() < deadline, "the load never started"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
+    # A terminal's Ctrl-C reaches a program whose SIGINT is at its default. A test suite started in the background
+    # (`make test &`) runs with SIGINT ignored, which its children inherit: the load would honour that and finish.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)  # exec resets a handled signal to default
+    try:
+        with configured.faults.held():  # the load stays mid-extract, its requests held, until it is interrupted
+            process = subprocess.Popen([sys.executable, "-m", "kognitos_elt", "run"], cwd=tmp_path,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wait_then_interrupt(configured, process)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     _, stderr = process.communicate(timeout=120)
 
     assert process.returncode == 130 == ExitCode.INTERRUPTED

@@ -208,7 +208,8 @@ SOURCE_MUTANTS: list[Mutant] = [
             "[representative]",)),
     Mutant("resume_keeps_an_appended_table_s_rows_of_the_killed_load", "sources/kognitos/interrupted.py",
            "                _delete_rows_of_load(client, table, load_id)\n", "                pass\n",
-           (f"{CRASH_TESTS}::test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it[representative]",)),
+           (f"{CRASH_TESTS}::test_a_load_killed_at_any_event_of_its_load_step_is_made_whole_by_the_next_run"
+            "[representative]",)),
     Mutant("status_reads_dlt_s_default_duckdb_file", "pipelines/status.py",
            "        pipeline.destination = duckdb_destination(pipeline.dataset_name)\n", "        pass\n",
            (f"{CLI_TESTS}::test_pipeline_name_keeps_its_own_state_and_status_reads_it",)),

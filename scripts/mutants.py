@@ -368,8 +368,11 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip running the tests on the unmutated copy")
     arguments = parser.parse_args()
     mutants = [mutant for mutant in all_mutants() if not arguments.patterns
-               or any(fnmatch.fnmatch(mutant.name, pattern) or fnmatch.fnmatch(Path(mutant.file).name, pattern)
-                      for pattern in arguments.patterns)]
+               or any(fnmatch.fnmatch(mutant.name, pattern) or fnmatch.fnmatch(mutant.file, pattern)
+                      or fnmatch.fnmatch(Path(mutant.file).name, pattern) for pattern in arguments.patterns)]
+    if not mutants:
+        print(f"No mutant matches {' '.join(arguments.patterns)}: `--list` shows their names and files.",
+              file=sys.stderr)
     if arguments.list or not mutants:
         for mutant in mutants:
             print(f"{mutant.name}  ({mutant.file})\n    {' '.join(mutant.tests)}")

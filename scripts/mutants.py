@@ -68,11 +68,11 @@ MODEL_MUTANTS = [
            "count(*) filter (where not is_terminal) as open_runs", "count(*) filter (where is_terminal) as open_runs",
            (model_test("automation_health"),)),
     # Our own.
-    Mutant("run_facts_stopped_is_not_terminal", "run_facts.sql",
+    Mutant("run_facts_stopped_is_not_terminal", "stg_kognitos__runs.sql",
            "state in ('completed', 'failed', 'stopped') as is_terminal",
            "state in ('completed', 'failed') as is_terminal",
            (model_test("run_facts"),)),
-    Mutant("run_facts_an_ongoing_wait_lasts_nothing", "run_facts.sql",
+    Mutant("run_facts_an_ongoing_wait_lasts_nothing", "int_run_guidance_waits.sql",
            "coalesce(next_change_time, clock.as_of)", "coalesce(next_change_time, event_time)",
            (model_test("run_facts"),)),
     Mutant("run_facts_trigger_and_user_swapped", "run_facts.sql",

@@ -302,15 +302,18 @@ def all_mutants() -> list[Mutant]:
     return [*MODEL_MUTANTS, *PYTHON_MUTANTS, *SOURCE_MUTANTS, *REPORT_MUTANTS]
 
 
-def copy_tree(target: Path) -> None:
-    """The working tree's files as git sees them (tracked, and new ones not ignored), without .venv, data, caches."""
+def project_files() -> list[str]:
+    """The working tree's files as git sees them (tracked, and new ones not ignored): no .venv, data or caches."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():  # a tracked file deleted in the working tree is not copied
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+    # a tracked file deleted in the working tree is not copied
+    return [name for name in filter(None, listed.split("\0")) if (ROOT / name).is_file()]
+
+
+def copy_tree(target: Path, names: list[str]) -> None:
+    for name in names:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
 
 
 def import_path(tree: Path, links: Path) -> str:
@@ -334,10 +337,9 @@ def check_imports(tree: Path, environment: dict[str, str]) -> None:
         sys.exit(f"The copy's tests would import the original tree: {outside or files}")
 
 
-def locate(tree: Path, mutant: Mutant) -> Path:
+def locate(tree: Path, names: list[str], mutant: Mutant) -> Path:
     """The one file of the tree the mutant names; it must hold the mutant's old text exactly once."""
-    matches = [path for path in tree.rglob(Path(mutant.file).name)
-               if path.is_file() and path.relative_to(tree).as_posix().endswith(mutant.file)]
+    matches = [tree / name for name in names if f"/{name}".endswith(f"/{mutant.file}")]
     if len(matches) != 1:
         raise LookupError(f"{mutant.name}: {len(matches)} files match {mutant.file!r}: {matches}")
     count = matches[0].read_text().count(mutant.old)
@@ -380,11 +382,12 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="kognitos-mutants-") as scratch:
         tree = Path(scratch) / "tree"
-        copy_tree(tree)
+        names = project_files()
+        copy_tree(tree, names)
         environment = {**os.environ, "PYTHONPATH": import_path(tree, Path(scratch) / "links")}
         check_imports(tree, environment)
         try:
-            files = {mutant.name: locate(tree, mutant) for mutant in mutants}
+            files = {mutant.name: locate(tree, names, mutant) for mutant in mutants}
         except LookupError as stale:
             print(f"A mutant no longer applies: {stale}", file=sys.stderr)
             return 2

@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test test-all lint install mutants
 
-# Everything (every extra, the test tools), with dbt pinned to what installs offline (constraints.txt).
+# Everything (every extra, the test tools), with dbt pinned to what installs offline (constraints.txt). uv installs
+# the same versions pip would, in a tenth of the time (CI installs on every run); users' `pip install` is unchanged.
 $(BIN)/kognitos-elt: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[all]'
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[all]'
 	touch $@
 
 install: $(BIN)/kognitos-elt

@@ -72,11 +72,12 @@ def base_interpreter() -> Path:
 
 
 def create_venv(root: Path, *pip_args: str | Path) -> Venv:
-    """A new venv at `root` with `pip install <pip_args>` and nothing else (run from its parent folder)."""
+    """A new venv at `root` with `pip install <pip_args>` and nothing else (run from its parent folder). uv installs
+    them: it resolves the same metadata (the wheel's requirements, requirements.txt) as pip, in a tenth of the time."""
     run([base_interpreter(), "-m", "venv", root], cwd=root.parent)
     venv = Venv(root)
-    run([venv.python, "-m", "pip", "install", "--quiet", *pip_args], cwd=root.parent, env=clean_env(venv),
-        timeout=600)
+    run([REPO_BIN / "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", venv.python, *pip_args],
+        cwd=root.parent, env=clean_env(venv), timeout=600)  # compiled as pip does: the sizes compare with pip's
     return venv
 
 

@@ -158,12 +158,17 @@ CRASH_TESTS = "tests/cli/test_crash_recovery.py"
 SOURCE_MUTANTS: list[Mutant] = [
     # The source's and the loader's.
     Mutant("refresh_costs_never_see_a_listing_page", "sources/kognitos/resources.py",
-           "            costs.add_page(time.perf_counter() - started, len(page))\n", "            pass\n",
+           "            costs.add_page(seconds + time.perf_counter() - started, len(page))\n", "            pass\n",
            (REFRESH_TEST,)),
     Mutant("refresh_costs_never_see_a_get_run", "sources/kognitos/resources.py",
            "    costs.add_get_runs(time.perf_counter() - started, len(run_ids))\n", "    pass\n", (REFRESH_TEST,)),
     Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
            "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
+    Mutant("refresh_plan_of_open_runs_made_before_the_prices_are_seen", "sources/kognitos/resources.py",
+           "            if not listing.tracker.open:\n", "            if True:\n", (REFRESH_TEST,)),
+    Mutant("runs_listed_one_automation_at_a_time", "sources/kognitos/resources.py",
+           "ahead = config.max_concurrent_requests", "ahead = 1",
+           ("tests/integration/test_runs.py::test_a_backfill_lists_the_runs_of_every_automation_at_once",)),
     Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
            "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
     Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",

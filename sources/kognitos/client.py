@@ -110,8 +110,10 @@ class KognitosClient:
             self.stats.note(report.line())
         self._closed = True
 
-    def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In]) -> Generator[Out, None, None]:
-        """`fetch` over `items` on the client's worker threads, results in order, LOOKAHEAD_PER_WORKER per worker ahead.
+    def concurrently(self, fetch: Callable[[In], Out], items: Iterable[In], *, ahead: int | None = None
+                     ) -> Generator[Out, None, None]:
+        """`fetch` over `items` on the client's worker threads, results in order, `ahead` items (by default
+        LOOKAHEAD_PER_WORKER per worker) ahead of the reader.
 
         Unlike `Executor.map`, which submits everything at once, this keeps memory flat however many items
         there are: finished results wait for the reader only within the window. Work not yet started is
@@ -121,7 +123,7 @@ class KognitosClient:
         try:
             for item in items:
                 window.append(self._workers.submit(fetch, item))
-                if len(window) >= self._lookahead:
+                if len(window) >= (ahead or self._lookahead):
                     yield window.popleft().result()
             while window:
                 yield window.popleft().result()

@@ -25,7 +25,7 @@ from .config import SourceConfig
 from .days import fill_missing_days, series_window
 from .errors import ConfigError, NotFoundError
 from .open_exceptions import ExceptionTracker, ListingOrder
-from .open_runs import RequestCosts, RunTracker
+from .open_runs import RefreshPlan, RequestCosts, RunTracker
 from .organization import organization_id
 from .params import (
     automations_params,
@@ -57,6 +57,7 @@ from .settings import (
     OUTPUT_TYPES_DECLARED,
     OUTPUT_TYPES_INFERRED,
     ROWS_PER_PAGE,
+    RUN_PAGES_READ_AHEAD,
     WORKSPACE_WIDE,
 )
 from .state import (
@@ -131,37 +132,97 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     """New runs, and open runs whose state moved, of each automation, with a cursor per automation.
 
     `load.costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
+    An automation with no open run (every one, in a backfill) needs no prices to plan: its first pages are read on the
+    client's workers while the automations before it are processed, so the listings are not one long chain.
     """
     client, config, costs = load.client, load.config, load.costs
     trackers = RunTrackers.of_resource(dlt.current.resource_state())
 
-    def rows() -> Iterator[list[Row]]:
+    def listings() -> Iterator[RunListing]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-            tracker = trackers.get(automation["workspace_id"], automation["automation_id"])
-            for batch in _automation_runs(automation, tracker, client, config, costs):
+            listing = RunListing(automation, trackers.get(automation["workspace_id"], automation["automation_id"]))
+            if not listing.tracker.open:
+                listing.start(client, config, _refresh_plan(listing, client, config, costs))
+            yield listing
+
+    def rows() -> Iterator[list[Row]]:
+        ahead = config.max_concurrent_requests
+        for listing in client.concurrently(RunListing.read_ahead, listings(), ahead=ahead):
+            for batch in _automation_runs(listing, client, config, costs):
                 client.stats.add("runs_listed", len(batch))
                 yield batch
-            client.stats.add("runs_new", tracker.new_count)
-            client.stats.add("runs_updated", tracker.updated_count)
-            trackers.save(automation["workspace_id"], automation["automation_id"], tracker)
+            client.stats.add("runs_new", listing.tracker.new_count)
+            client.stats.add("runs_updated", listing.tracker.updated_count)
+            trackers.save(listing.automation["workspace_id"], listing.automation["automation_id"], listing.tracker)
 
     yield from _pages(schema.RUNS, rows())
 
 
-def _automation_runs(
-    automation: Row, tracker: RunTracker, client: KognitosClient, config: SourceConfig, costs: RequestCosts
-) -> Iterator[list[Row]]:
-    org, ws, auto = automation["organization_id"], automation["workspace_id"], automation["automation_id"]
+@dataclass
+class RunListing:
+    """One automation's run listing: its plan, and the pages read ahead (with the seconds each took) on a worker."""
+    automation: Row
+    tracker: RunTracker
+    plan: RefreshPlan | None = None
+    pages: Iterator[list[dict[str, Any]]] | None = None
+    read: list[tuple[list[dict[str, Any]], float]] = field(default_factory=list)
+    missing: NotFoundError | None = None
+
+    def start(self, client: KognitosClient, config: SourceConfig, plan: RefreshPlan) -> RefreshPlan:
+        """List by `plan` (no request is sent until a page is read)."""
+        org, ws, auto = (self.automation[key] for key in ("organization_id", "workspace_id", "automation_id"))
+        self.plan = plan
+        self.pages = client.pages(paths.runs(org, ws, auto), "runs", runs_params(config.page_size, plan.list_from))
+        return plan
+
+    def read_ahead(self) -> RunListing:
+        """On a worker: the first RUN_PAGES_READ_AHEAD pages of a started listing (its memory is bounded by them)."""
+        try:
+            while self.pages is not None and len(self.read) < RUN_PAGES_READ_AHEAD and (page := _timed(self.pages)):
+                self.read.append(page)
+        except NotFoundError as missing:  # raised when the listing is processed, in order
+            self.missing = missing
+        return self
+
+    def timed_pages(self) -> Iterator[tuple[list[dict[str, Any]], float]]:
+        """Every page with the seconds its request took: those read ahead, then the rest as they are read."""
+        assert self.pages is not None, "start() the listing first"
+        yield from self.read
+        if self.missing is not None:
+            raise self.missing
+        while page := _timed(self.pages):
+            yield page
+
+
+def _timed(pages: Iterator[list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float] | None:
+    started = time.perf_counter()
+    page = next(pages, None)
+    return None if page is None else (page, time.perf_counter() - started)
+
+
+def _refresh_plan(listing: RunListing, client: KognitosClient, config: SourceConfig, costs: RequestCosts
+                  ) -> RefreshPlan:
+    """How to list an automation's runs, at the prices observed so far (they matter only when runs are open)."""
+    tracker, automation_id = listing.tracker, listing.automation["automation_id"]
     prices = costs.estimate(client.stats.mean_request_seconds(), config.max_concurrent_requests)
     plan = tracker.plan(config.start_key, config.page_size, prices)
     if tracker.open:
         logger.debug(
             "Automation %s: %d open runs, %d loaded; at %.2f ms a page, %.1f us a listed run and %.2f ms a Get Run, "
-            "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", auto, len(tracker.open),
-            tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6,
+            "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", automation_id,
+            len(tracker.open), tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6,
             prices.seconds_per_get_run * 1e3, plan.relisted_runs, len(plan.get_run_ids), plan.seconds,
             plan.all_get_seconds)
-    params = runs_params(config.page_size, plan.list_from)
+    return plan
+
+
+def _automation_runs(
+    listing: RunListing, client: KognitosClient, config: SourceConfig, costs: RequestCosts
+) -> Iterator[list[Row]]:
+    automation, tracker = listing.automation, listing.tracker
+    org, ws, auto = automation["organization_id"], automation["workspace_id"], automation["automation_id"]
+    # With open runs, planned at its turn: at the prices the automations before it showed.
+    plan = listing.plan or listing.start(client, config, _refresh_plan(listing, client, config, costs))
 
     def accepted(api_runs: list[dict[str, Any]]) -> list[Row]:
         return [run_row(run, org, ws, auto) for run in api_runs if tracker.accept(*run_version(run))]
@@ -172,14 +233,11 @@ def _automation_runs(
         except NotFoundError:
             return None
 
-    pages = client.pages(paths.runs(org, ws, auto), "runs", params)
     try:
-        while True:
+        for page, seconds in listing.timed_pages():
             started = time.perf_counter()
-            if (page := next(pages, None)) is None:
-                break
             rows = accepted(page)
-            costs.add_page(time.perf_counter() - started, len(page))
+            costs.add_page(seconds + time.perf_counter() - started, len(page))
             if rows:
                 yield rows
     except NotFoundError:

@@ -22,6 +22,9 @@ USER_AGENT = "kognitos-elt/0.1 (+dlt)"
 # Rows per Arrow page handed to dlt: why this size, docs/design.md ("The data path, measured").
 ROWS_PER_PAGE = 5_000
 
+RUN_PAGES_READ_AHEAD = 4
+"""Listing pages of an automation's runs read ahead on a worker (`runs`), at most one automation per worker."""
+
 DEFAULT_TIME_ZONES = ("UTC",)
 
 # Runs named in one List Exceptions `run = "a" OR run = "b" ...` filter: ~50 characters each, so a request's URL stays

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -83,6 +84,28 @@ def test_small_pages_and_runs_arriving_while_paginating_lose_and_duplicate_nothi
     simulator.world.advance(timedelta(minutes=30))
     load(page_size=7)
 
+    assert loaded_runs(query) == truth_runs(simulator.world)
+
+
+def test_a_backfill_lists_the_runs_of_every_automation_at_once(simulator: RunningSimulator, database: Path,
+                                                                 query: Query) -> None:
+    """No automation has open runs yet, so no listing waits for the one before it: each automation's first page is
+    asked for before any automation's second (one after another, the first automation's pages would all come
+    first). A quarter of a second per answer leaves the threads ample time to send together."""
+    simulator.faults.latency_seconds = 0.25
+    run_load(destination=duckdb_destination("kognitos", str(database)), resources=["workspaces", "automations", "runs"],
+             source_options={"access_token": simulator.token, "base_url": simulator.base_url,
+                             "organization_id": simulator.world.organization_id, "page_size": 10})
+
+    listings: dict[str, list[float]] = {}
+    for request in simulator.requests.entries:
+        if request.path.endswith("/runs"):
+            listings.setdefault(request.path.split("/automations/")[1], []).append(request.received)
+    world = simulator.world
+    assert {automation: len(pages) for automation, pages in listings.items()} == {
+        f"{short_id(a['name'])}/runs": math.ceil(len(world.runs(short_id(w["name"]), short_id(a["name"]))) / 10)
+        for w in world.workspaces() for a in world.automations(short_id(w["name"]), True)}
+    assert max(pages[0] for pages in listings.values()) < min(pages[1] for pages in listings.values() if pages[1:])
     assert loaded_runs(query) == truth_runs(simulator.world)
 
 

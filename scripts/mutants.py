@@ -165,7 +165,12 @@ SOURCE_MUTANTS: list[Mutant] = [
     Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
            "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
     Mutant("refresh_plan_of_open_runs_made_before_the_prices_are_seen", "sources/kognitos/resources.py",
-           "            if not listing.tracker.open:\n", "            if True:\n", (REFRESH_TEST,)),
+           "            if not listing.tracker.open:\n"
+           "                listing.start(client, config, listing.tracker.new_runs_plan(config.start_key))\n",
+           "            listing.start(client, config, _refresh_plan(listing, client, config, costs)"
+           " if listing.tracker.open\n"
+           "                          else listing.tracker.new_runs_plan(config.start_key))\n",
+           (REFRESH_TEST,)),
     Mutant("runs_listed_one_automation_at_a_time", "sources/kognitos/resources.py",
            "ahead = config.max_concurrent_requests", "ahead = 1",
            ("tests/integration/test_runs.py::test_a_backfill_lists_the_runs_of_every_automation_at_once",)),

@@ -172,6 +172,10 @@ class RunTracker:
                   for run_id, (create_key, ordinal, update_key) in saved.get("open", {}).items()},
         )
 
+    def new_runs_plan(self, start_key: str | None) -> RefreshPlan:
+        """With no open run there is nothing to refresh and nothing to price: list from the cursor."""
+        return RefreshPlan(self.cursor if self.cursor is not None else start_key, ())
+
     def plan(self, start_key: str | None, page_size: int, costs: RefreshCosts) -> RefreshPlan:
         """Choose how far back to list so that listing plus Get Runs takes the least time at `costs`."""
         lower = self.cursor if self.cursor is not None else start_key

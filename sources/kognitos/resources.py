@@ -142,7 +142,7 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
             listing = RunListing(automation, trackers.get(automation["workspace_id"], automation["automation_id"]))
             if not listing.tracker.open:
-                listing.start(client, config, _refresh_plan(listing, client, config, costs))
+                listing.start(client, config, listing.tracker.new_runs_plan(config.start_key))
             yield listing
 
     def rows() -> Iterator[list[Row]]:
@@ -202,17 +202,15 @@ def _timed(pages: Iterator[list[dict[str, Any]]]) -> tuple[list[dict[str, Any]],
 
 def _refresh_plan(listing: RunListing, client: KognitosClient, config: SourceConfig, costs: RequestCosts
                   ) -> RefreshPlan:
-    """How to list an automation's runs, at the prices observed so far (they matter only when runs are open)."""
+    """How to list and refresh an automation's open runs at the prices observed so far."""
     tracker, automation_id = listing.tracker, listing.automation["automation_id"]
     prices = costs.estimate(client.stats.mean_request_seconds(), config.max_concurrent_requests)
     plan = tracker.plan(config.start_key, config.page_size, prices)
-    if tracker.open:
-        logger.debug(
-            "Automation %s: %d open runs, %d loaded; at %.2f ms a page, %.1f us a listed run and %.2f ms a Get Run, "
-            "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", automation_id,
-            len(tracker.open), tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6,
-            prices.seconds_per_get_run * 1e3, plan.relisted_runs, len(plan.get_run_ids), plan.seconds,
-            plan.all_get_seconds)
+    logger.debug(
+        "Automation %s: %d open runs, %d loaded; at %.2f ms a page, %.1f us a listed run and %.2f ms a Get Run, "
+        "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", automation_id, len(tracker.open),
+        tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6, prices.seconds_per_get_run * 1e3,
+        plan.relisted_runs, len(plan.get_run_ids), plan.seconds, plan.all_get_seconds)
     return plan
 
 

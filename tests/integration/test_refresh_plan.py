@@ -38,6 +38,12 @@ class RecordedCosts(RequestCosts):
         super().__init__(fixed=fixed)
         self.pages: list[tuple[float, int]] = []
         self.get_runs: list[tuple[float, int]] = []
+        self.estimated_after: list[tuple[int, int]] = []
+        """At each estimate, the listing pages and the batches of Get Runs timed so far."""
+
+    def estimate(self, seconds_per_request: float | None = None, concurrency: int = 1) -> RefreshCosts:
+        self.estimated_after.append((len(self.pages), len(self.get_runs)))
+        return super().estimate(seconds_per_request, concurrency)
 
     def add_page(self, seconds: float, runs: int) -> None:
         self.pages.append((seconds, runs))
@@ -145,6 +151,17 @@ def requested(entries: list[LoggedRequest]) -> dict[Automation, tuple[tuple[date
     return found
 
 
+def priced_after(world: World, plans: dict[Automation, Plan]) -> list[tuple[int, int]]:
+    """Each automation with open runs is priced at its turn, after every listing page and every batch of Get Runs of
+    the automations before it (in the order the service lists them); the others are not priced at all."""
+    after, pages, batches = [], 0, 0
+    for automation, runs in runs_newest_first(world).items():
+        if any(state_key(run) in OPEN_STATES for run in runs):
+            after.append((pages, batches))
+        pages, batches = pages + len(plans[automation].pages()), batches + bool(plans[automation].get_runs)
+    return after
+
+
 def test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly(
     simulator: RunningSimulator, load: Loader, costs: CostsOfEachLoad
 ) -> None:
@@ -170,6 +187,7 @@ def test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_
             runs for plan in plans.values() for runs in plan.pages())
         assert sorted(count for _, count in costs.made[-1].get_runs) == sorted(
             len(plan.get_runs) for plan in plans.values() if plan.get_runs)
+        assert costs.made[-1].estimated_after == priced_after(world, plans)
         fetched[prices] = sum(len(plan.get_runs) for plan in plans.values())
     assert fetched[WITHOUT_LATENCY] > fetched[WITH_LATENCY], "the two links must choose differently"
     listed_first = {automation: Plan(runs[0]["create_time"], frozenset(), len(runs))

@@ -3,7 +3,7 @@
 # packages on a fresh machine) and prints the DSN the tests read from KOGNITOS_TEST_POSTGRES.
 set -euo pipefail
 if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
+  bash "$(dirname "$0")/apt-install.sh" postgresql >&2
 fi
 read -r version cluster port _ < <(pg_lsclusters -h | head -n 1)
 pg_ctlcluster "$version" "$cluster" start >&2 2>&1 || pg_lsclusters -h | grep -q online

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extra-organizations", type=int, default=0,
                         help="more organizations the token can see, without workspaces")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (read-only use)")
+    parser.add_argument("--run-counts-lag", type=float, default=0.0, metavar="SECONDS", dest="run_counts_lag_seconds",
+                        help="how long after a run is created or completed the automation run aggregates count it")
     limit = parser.add_argument_group("rate limit (off by default)")
     limit.add_argument("--rate-limit", type=float, metavar="RPS",
                        help="requests per second per bearer token (token bucket); beyond it 429 + Retry-After")
@@ -88,7 +90,8 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
     return SimulatorSettings(seed=args.seed, scale=dataclasses.replace(SCALES[args.scale], **overrides),
                              token=args.token, start=args.start, follow_wall_clock=args.follow_wall_clock,
                              faults=faults, extra_organizations=args.extra_organizations,
-                             extra_tokens=tuple(args.extra_tokens), rate_limit=args.rate_limit, burst=args.burst)
+                             extra_tokens=tuple(args.extra_tokens), rate_limit=args.rate_limit, burst=args.burst,
+                             run_counts_lag_seconds=args.run_counts_lag_seconds)
 
 
 def _settings_to_json(settings: SimulatorSettings) -> str:
@@ -98,7 +101,7 @@ def _settings_to_json(settings: SimulatorSettings) -> str:
                        "start": settings.start_instant.isoformat(), "follow_wall_clock": settings.follow_wall_clock,
                        "faults": faults, "extra_organizations": settings.extra_organizations,
                        "extra_tokens": list(settings.extra_tokens), "rate_limit": settings.rate_limit,
-                       "burst": settings.burst})
+                       "burst": settings.burst, "run_counts_lag_seconds": settings.run_counts_lag_seconds})
 
 
 def _settings_from_json(text: str) -> SimulatorSettings:
@@ -107,7 +110,7 @@ def _settings_from_json(text: str) -> SimulatorSettings:
                              start=datetime.fromisoformat(data["start"]), follow_wall_clock=data["follow_wall_clock"],
                              faults=Faults(**data["faults"]), extra_organizations=data["extra_organizations"],
                              extra_tokens=tuple(data["extra_tokens"]), rate_limit=data["rate_limit"],
-                             burst=data["burst"])
+                             burst=data["burst"], run_counts_lag_seconds=data["run_counts_lag_seconds"])
 
 
 def app_from_environment() -> SimulatorApp:

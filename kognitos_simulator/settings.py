@@ -103,6 +103,9 @@ class SimulatorSettings:
     extra_tokens: tuple[str, ...] = ()
     """More bearer tokens the service accepts besides `token`, with the same access (each has its own rate-limit
     bucket)."""
+    run_counts_lag_seconds: float = 0.0
+    """How long after a run is created, or completed, Query Automation Run Aggregates counts it. The reference does
+    not say how current its counters are; 0 (the default) counts at once, more simulates counters that lag."""
     rate_limit: float | None = None
     """Requests per second each bearer token may make (a token bucket per token, see ratelimit.py); None: no limit.
     Beyond it the answer is 429 RESOURCE_EXHAUSTED with Retry-After; the running app's `rate_limiter` changes it
@@ -117,6 +120,9 @@ class SimulatorSettings:
         if not self.token or not all(self.extra_tokens):
             raise ValueError("SimulatorSettings.token and extra_tokens must not be empty")
         check_rate_limit(self.rate_limit, self.burst)
+        if not self.run_counts_lag_seconds >= 0:
+            raise ValueError(f"SimulatorSettings.run_counts_lag_seconds must not be negative, got "
+                             f"{self.run_counts_lag_seconds}")
         if not 0 <= self.extra_organizations <= MAX_EXTRA_ORGANIZATIONS:
             raise ValueError(f"SimulatorSettings.extra_organizations must be between 0 and {MAX_EXTRA_ORGANIZATIONS}, "
                              f"got {self.extra_organizations}")

@@ -373,17 +373,18 @@ class World:
         return life
 
     def automation_run_aggregates(self, workspace_id: str) -> list[Json]:
-        """Per automation (deleted ones included): all-time total and completed run counts, as strings."""
+        """Per automation (deleted ones included): all-time total and completed run counts, as strings, counting
+        what had happened `run_counts_lag_seconds` ago."""
         with self._lock:
-            now = self.now_ns
+            counted_until = self.now_ns - round(self.settings.run_counts_lag_seconds * 1e9)
             entries = []
             for automation in sorted(self._workspace(workspace_id).automations, key=lambda a: a.id):
                 index = self._indexes[automation.id]
-                visible = index.visible(now)
+                visible = index.visible(counted_until)
                 completed = 0
                 for key in index.keys[:visible]:
                     done = self._completed_ns(automation, key)
-                    completed += done is not None and done <= now
+                    completed += done is not None and done <= counted_until
                 stats = {}
                 if visible:
                     stats["total_runs"] = str(visible)

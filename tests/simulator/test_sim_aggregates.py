@@ -45,6 +45,30 @@ def test_automation_run_aggregates_count_every_run_and_completed_ones(client: ht
             assert entries[automation["name"]] == {"total_runs": str(len(runs)), "completed_runs": str(completed)}
 
 
+def _run_counts(api: Api, workspace_id: str) -> dict[str, dict[str, str]]:
+    """Each automation's stats as its counters would say now: total and completed runs, zeros omitted."""
+    counts = {}
+    for automation in api.world.automations(workspace_id, show_deleted=True):
+        runs = api.world.runs(workspace_id, short_id(automation["name"]))
+        stats = {"total_runs": len(runs), "completed_runs": sum(state_of(run) == "completed" for run in runs)}
+        counts[automation["name"]] = {name: str(count) for name, count in stats.items() if count}
+    return counts
+
+
+def test_lagging_run_counts_count_what_had_happened_that_long_ago(make_simulator: SimulatorFactory) -> None:
+    lag = timedelta(hours=6)
+    sim, make_client = make_simulator(run_counts_lag_seconds=lag.total_seconds())
+    api, client = Api(sim), make_client()
+    then = {workspace_id: _run_counts(api, workspace_id) for workspace_id in api.workspace_ids}
+    sim.world.advance(lag)
+    assert then != {workspace_id: _run_counts(api, workspace_id) for workspace_id in api.workspace_ids}, \
+        "runs should arrive and complete within the lag"
+    for workspace_id in api.workspace_ids:
+        body = client.get(f"{api.workspace(workspace_id)}:automationRunAggregates").json()
+        assert {entry["automation_id"]: entry["stats"] for entry in body["automation_run_aggregates"]} \
+            == then[workspace_id]
+
+
 # The default start instant is 2025-11-14T15:30Z with 30 days of history: New York's DST ended on
 # 2025-11-02 and Europe's on 2025-10-26; Kolkata is UTC+05:30 all year.
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York", "Europe/London", "Australia/Lord_Howe"])

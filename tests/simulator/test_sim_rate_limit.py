@@ -241,7 +241,7 @@ def test_a_retry_after_longer_than_any_retry_cap(make_simulator: SimulatorFactor
 def test_rate_limit_and_latency_arguments_become_settings() -> None:
     args = build_parser().parse_args(["--rate-limit", "5", "--burst", "10", "--extra-token", "t2",
                                       "--extra-token", "t3", "--latency-median-ms", "20", "--latency-p99-ms", "200",
-                                      "--no-retry-after", "--retry-after-seconds", "3600"])
+                                      "--no-retry-after", "--retry-after-seconds", "3600", "--run-counts-lag", "90"])
     settings = settings_from_args(args)
     assert (settings.rate_limit, settings.burst, settings.extra_tokens) == (5.0, 10, ("t2", "t3"))
     faults = settings.faults
@@ -249,8 +249,10 @@ def test_rate_limit_and_latency_arguments_become_settings() -> None:
     assert faults.rate_limit_retry_after is False and faults.retry_after_seconds == 3600
     again = _settings_from_json(_settings_to_json(settings))  # what --workers hands each worker
     assert (again.rate_limit, again.burst, again.extra_tokens, again.faults) == (5.0, 10, ("t2", "t3"), faults)
+    assert settings.run_counts_lag_seconds == again.run_counts_lag_seconds == 90.0
     defaults = settings_from_args(build_parser().parse_args([]))
     assert defaults.rate_limit is None and defaults.burst is None and defaults.faults == Faults()
+    assert defaults.run_counts_lag_seconds == 0.0
 
 
 def test_impossible_rate_limit_arguments_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -150,6 +150,8 @@ PYTHON_MUTANTS = [
 
 
 EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_truth_in_count_and_order"
+UNCHANGED_TEST = ("tests/integration/test_unchanged_automations.py::"
+                  "test_a_load_lists_only_the_automations_with_open_runs_or_a_changed_run_total")
 REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
                 "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
 CLI_TESTS = "tests/cli/test_documented_options.py"
@@ -165,15 +167,26 @@ SOURCE_MUTANTS: list[Mutant] = [
     Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
            "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
     Mutant("refresh_plan_of_open_runs_made_before_the_prices_are_seen", "sources/kognitos/resources.py",
-           "            if not listing.tracker.open:\n"
-           "                listing.start(client, config, listing.tracker.new_runs_plan(config.start_key))\n",
+           "            if not tracker.open:\n"
+           "                listing.start(client, config, tracker.new_runs_plan(config.start_key))\n",
            "            listing.start(client, config, _refresh_plan(listing, client, config, costs)"
-           " if listing.tracker.open\n"
-           "                          else listing.tracker.new_runs_plan(config.start_key))\n",
+           " if tracker.open\n"
+           "                          else tracker.new_runs_plan(config.start_key))\n",
            (REFRESH_TEST,)),
     Mutant("runs_listed_one_automation_at_a_time", "sources/kognitos/resources.py",
            "ahead = config.max_concurrent_requests", "ahead = 1",
            ("tests/integration/test_runs.py::test_a_backfill_lists_the_runs_of_every_automation_at_once",)),
+    Mutant("unchanged_automations_skipped_whatever_their_total", "sources/kognitos/open_runs.py",
+           "total is not None and total == self.listed_total", "total is not None", (UNCHANGED_TEST,)),
+    Mutant("unchanged_automations_skipped_with_open_runs", "sources/kognitos/open_runs.py",
+           "return (not self.open and total", "return (total", (UNCHANGED_TEST,)),
+    Mutant("unchanged_automations_never_listed_again", "sources/kognitos/open_runs.py",
+           "abs(now - self.listed_at) < relist_after", "abs(now - self.listed_at) >= timedelta(0)",
+           ("tests/integration/test_unchanged_automations.py::"
+            "test_a_counter_that_never_moves_delays_new_runs_no_longer_than_the_forced_listing",)),
+    Mutant("unchanged_automations_listed_all_the_same", "sources/kognitos/resources.py",
+           "            if tracker.unchanged_since_listed(total, now, relist_after):",
+           "            if False:", (UNCHANGED_TEST,)),
     Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
            "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
     Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",

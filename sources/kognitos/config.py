@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -58,6 +59,10 @@ class SourceConfig(BaseConfiguration):
     """Also load a daily series per automation (one request each)."""
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
     """Days re-queried by later loads (2 = today and yesterday)."""
+    list_unchanged_automations_every_hours: float = settings.DEFAULT_UNCHANGED_AUTOMATIONS_LISTED_EVERY_HOURS
+    """An automation with no open run whose all-time run total (automation_run_aggregates) equals the total when it
+    was last listed is not listed again until this many hours after that listing (in case the service's counter
+    lags); default 6. 0 lists every automation on every load."""
     max_requests_per_second: float | None = None
     """A ceiling on the pace of all requests of a load together; default none: the load finds a rate-limited
     service's pace by itself (pacing.py)."""
@@ -89,6 +94,13 @@ class SourceConfig(BaseConfiguration):
             raise ConfigError(
                 "daily_aggregates_lookback_days", f"{self.daily_aggregates_lookback_days!r} is less than 1",
                 "Use 2 (today and yesterday, the default) or more to re-check days whose counts may still grow.",
+            )
+        if not 0 <= self.list_unchanged_automations_every_hours < math.inf:
+            raise ConfigError(
+                "list_unchanged_automations_every_hours",
+                f"{self.list_unchanged_automations_every_hours!r} is not a number of hours from 0 up",
+                "Use e.g. 6 (the default: an automation whose run total did not change is listed at least every 6 "
+                "hours), or 0 to list every automation on every load.",
             )
         if self.max_requests_per_second is not None and not self.max_requests_per_second > 0:
             raise ConfigError(

@@ -7,11 +7,15 @@ are created. So, per automation, we keep in dlt resource state:
   loaded at exactly that instant, so ties at the cursor are neither lost nor loaded twice;
 - `open`: the runs last seen in a non-terminal state, with their `update_time` and an ordinal (their
   position in creation order) used to estimate what re-listing would cost;
-- `count`: how many runs were loaded, the ordinal of the newest.
+- `count`: how many runs were loaded, the ordinal of the newest;
+- `listed_total`, `listed_at`: the automation's all-time run total (automation_run_aggregates) and the service's
+  time when it was last listed.
 
 Each load lists `create_time >= cursor` (one page when nothing is new) and refreshes open runs either
 by widening that listing back to an open run's `create_time`, or by one Get Run each: whichever takes
-less time, chosen per automation. Time, not requests: with fast requests, re-listing 1,000 runs (the
+less time, chosen per automation. An automation with no open run whose total has not changed since it was
+last listed is not listed at all, for a while (`unchanged_since_listed`): a no-op then costs requests per
+workspace, not per automation. Time, not requests: with fast requests, re-listing 1,000 runs (the
 service renders them, the client decodes them) to save one Get Run is a loss; with slow ones a win. So
 the plan weighs both with what this load observed (`RequestCosts`).
 """
@@ -23,6 +27,7 @@ import statistics
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from .schema import TERMINAL_RUN_STATES
@@ -152,6 +157,10 @@ class RunTracker:
     count: int = 0
     open: dict[str, OpenRun] = field(default_factory=dict)
     """Runs last seen open, by run id."""
+    listed_total: int | None = None
+    """The automation's all-time run total, as the service counted it before it was last listed (None: unknown)."""
+    listed_at: datetime | None = None
+    """The service's time when it was last listed."""
     updated_count: int = 0
     """Open runs whose changed state this load re-loads."""
     _seen: dict[str, str] = field(default_factory=dict)
@@ -170,7 +179,26 @@ class RunTracker:
             count=int(saved.get("count", 0)),
             open={run_id: OpenRun(create_key, int(ordinal), update_key)
                   for run_id, (create_key, ordinal, update_key) in saved.get("open", {}).items()},
+            listed_total=saved.get("listed_total"),
+            listed_at=datetime.fromisoformat(saved["listed_at"]) if saved.get("listed_at") else None,
         )
+
+    def unchanged_since_listed(self, total: int | None, now: datetime, relist_after: timedelta) -> bool:
+        """Whether listing can be skipped: no open run to refresh, and the service counts as many runs as it did
+        before the last listing, which was less than `relist_after` ago (or ahead: `now` is the service's time,
+        read from its `Date` header to the second, so a stopped clock, the simulator's, reads a little earlier).
+
+        The reference does not say how current the counters are (kognitos-api.md §3.5), so the robust reading is
+        that they may lag: a run the counter does not show yet is listed once it does, or by the listing that
+        `relist_after` forces, whichever comes first. The total is read before the listing, so a run created
+        between the two changes the next total and is listed again, never missed.
+        """
+        return (not self.open and total is not None and total == self.listed_total and self.listed_at is not None
+                and abs(now - self.listed_at) < relist_after)
+
+    def listing(self, total: int | None, now: datetime) -> None:
+        """The automation is being listed at `now`, when the service counted `total` runs (None: not known)."""
+        self.listed_total, self.listed_at = total, now
 
     def new_runs_plan(self, start_key: str | None) -> RefreshPlan:
         """With no open run there is nothing to refresh and nothing to price: list from the cursor."""
@@ -260,4 +288,6 @@ class RunTracker:
             "at_cursor": sorted(self.at_cursor),
             "count": self.count,
             "open": {run_id: list(v) for run_id, v in self.open.items()},
+            "listed_total": self.listed_total,
+            "listed_at": self.listed_at.isoformat() if self.listed_at is not None else None,
         }

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import dlt
@@ -133,16 +133,26 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
 
     `load.costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
     An automation with no open run (every one, in a backfill) needs no prices to plan: its first pages are read on the
-    client's workers while the automations before it are processed, so the listings are not one long chain.
+    client's workers while the automations before it are processed, so the listings are not one long chain. One whose
+    run total (`load.run_totals`) has not changed since it was last listed is not listed (open_runs.py says when).
     """
     client, config, costs = load.client, load.config, load.costs
     trackers = RunTrackers.of_resource(dlt.current.resource_state())
+    relist_after = timedelta(hours=config.list_unchanged_automations_every_hours)
 
     def listings() -> Iterator[RunListing]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
-            listing = RunListing(automation, trackers.get(automation["workspace_id"], automation["automation_id"]))
-            if not listing.tracker.open:
-                listing.start(client, config, listing.tracker.new_runs_plan(config.start_key))
+            key = automation["workspace_id"], automation["automation_id"]
+            tracker, total, now = trackers.get(*key), load.run_totals.get(key), client.now()
+            if tracker.unchanged_since_listed(total, now, relist_after):
+                logger.debug("Automation %s: no open run, and %s runs as when listed at %s: not listed", key[1],
+                             total, tracker.listed_at)
+                client.stats.add("automations_unchanged")
+                continue
+            tracker.listing(total, now)
+            listing = RunListing(automation, tracker)
+            if not tracker.open:
+                listing.start(client, config, tracker.new_runs_plan(config.start_key))
             yield listing
 
     def rows() -> Iterator[list[Row]]:
@@ -292,6 +302,9 @@ class Load:
     """The run requests' observed prices, for each automation's refresh plan (`runs`)."""
     journal: JournalOutputs = field(default_factory=JournalOutputs)
     """Outputs handed from `run_events` to `execution_outputs`."""
+    run_totals: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Each automation's all-time run total by (workspace, automation), from `automation_run_aggregates`, which dlt
+    extracts before `runs`; an automation missing here (that resource not selected, say) is listed."""
 
 
 def run_events(runs_page: pa.Table, load: Load) -> Iterator[pa.Table]:
@@ -416,7 +429,8 @@ def automation_run_aggregates(workspaces_page: pa.Table, load: Load) -> Iterator
     """Each automation's all-time totals, one snapshot per UTC day (the latest of the day wins).
 
     They arrive before the first run is listed, so they also tell the progress display how many runs this load
-    should find: each automation's total minus the runs already loaded (the run tracker's count).
+    should find (each automation's total minus the runs already loaded: the run tracker's count), and `runs` which
+    automations have no new run (`load.run_totals`).
     """
     client, config = load.client, load.config
     wanted = set(config.automation_ids or ())
@@ -428,6 +442,7 @@ def automation_run_aggregates(workspaces_page: pa.Table, load: Load) -> Iterator
         for row in rows:
             loaded = trackers.get(row["workspace_id"], row["automation_id"]).count
             client.stats.add("runs_expected", max(row["total_runs"] - loaded, 0))
+            load.run_totals[row["workspace_id"], row["automation_id"]] = row["total_runs"]
         yield schema.AUTOMATION_RUN_AGGREGATES.page(rows)
 
 

@@ -25,6 +25,9 @@ ROWS_PER_PAGE = 5_000
 RUN_PAGES_READ_AHEAD = 4
 """Listing pages of an automation's runs read ahead on a worker (`runs`), at most one automation per worker."""
 
+DEFAULT_UNCHANGED_AUTOMATIONS_LISTED_EVERY_HOURS = 6.0
+"""An automation whose run total did not change is listed anyway after this long, in case the counter lags."""
+
 DEFAULT_TIME_ZONES = ("UTC",)
 
 # Runs named in one List Exceptions `run = "a" OR run = "b" ...` filter: ~50 characters each, so a request's URL stays

@@ -4,6 +4,7 @@ never the token."""
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def config(**overrides: Any) -> SourceConfig:
         pytest.param({"base_url": "http://app.example.com"}, "base_url", "unencrypted", id="plain-http-remote"),
         pytest.param({"max_concurrent_requests": 0}, "max_concurrent_requests", "positive", id="zero-concurrency"),
         pytest.param({"page_size": 1001}, "page_size", "outside", id="page-size-cap"),
+        pytest.param({"list_unchanged_automations_every_hours": -1}, "list_unchanged_automations_every_hours",
+                     "from 0 up", id="negative-listing-interval"),
+        pytest.param({"list_unchanged_automations_every_hours": math.inf}, "list_unchanged_automations_every_hours",
+                     "from 0 up", id="never-listing-again"),
     ],
 )
 def test_bad_values_are_refused_with_the_key_and_never_the_token(

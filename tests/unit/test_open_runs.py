@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from kognitos_elt.kognitos.open_runs import (
@@ -174,3 +176,42 @@ def test_open_runs_missing_from_the_relisting_are_fetched_one_by_one() -> None:
         tracker.accept(f"o{i}", key(50, i), key(50, i), "executing")
 
     assert tracker.unseen_open(plan) == ["o4"]
+
+
+LISTED_AT = datetime(2025, 11, 14, 12, 0, tzinfo=UTC)
+SIX_HOURS = timedelta(hours=6)
+
+
+def listed(total: int | None, *open_runs: str) -> RunTracker:
+    """An automation listed at LISTED_AT when the service counted `total` runs, with these runs left open."""
+    tracker = RunTracker(cursor=key(59), count=10)
+    tracker.listing(total, LISTED_AT)
+    for i, run_id in enumerate(open_runs):
+        tracker.open[run_id] = OpenRun(key(50, i), 5 + i, key(50, i))
+    return RunTracker.from_state(tracker.to_state())
+
+
+@pytest.mark.parametrize(
+    ("tracker", "total", "since_listed", "unchanged"),
+    [
+        pytest.param(listed(12), 12, timedelta(minutes=5), True, id="same-total-no-open-run"),
+        pytest.param(listed(12), 12, SIX_HOURS - timedelta(seconds=1), True, id="just-before-the-full-listing"),
+        pytest.param(listed(12), 12, SIX_HOURS, False, id="full-listing-due"),
+        pytest.param(listed(12), 13, timedelta(minutes=5), False, id="a-run-more"),
+        pytest.param(listed(12), 11, timedelta(minutes=5), False, id="a-run-fewer"),
+        pytest.param(listed(12, "o1"), 12, timedelta(minutes=5), False, id="an-open-run-to-refresh"),
+        pytest.param(listed(12), None, timedelta(minutes=5), False, id="total-unknown-now"),
+        pytest.param(listed(None), 12, timedelta(minutes=5), False, id="total-unknown-when-listed"),
+        pytest.param(listed(12), 12, -timedelta(seconds=1), True, id="service-clock-a-second-behind"),
+        pytest.param(listed(12), 12, -SIX_HOURS, False, id="service-clock-went-back-hours"),
+        pytest.param(RunTracker(), 0, timedelta(0), False, id="never-listed"),
+    ],
+)
+def test_an_automation_is_not_listed_again_only_while_its_total_and_its_listing_say_nothing_changed(
+    tracker: RunTracker, total: int | None, since_listed: timedelta, unchanged: bool
+) -> None:
+    assert tracker.unchanged_since_listed(total, LISTED_AT + since_listed, SIX_HOURS) is unchanged
+
+
+def test_listing_every_time_when_the_full_listing_interval_is_zero() -> None:
+    assert not listed(12).unchanged_since_listed(12, LISTED_AT, timedelta(0))

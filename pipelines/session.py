@@ -71,10 +71,10 @@ class LoadSummary:
         else:
             out.append("Rows written: none (nothing new).")
         counts = self.stats.get
-        unchanged = counts("automations_unchanged", 0)
+        unlisted = counts("automations_not_listed", 0)
         out.append(
             f"Runs new: {counts('runs_new', 0)}, runs updated: {counts('runs_updated', 0)}"
-            f"{f' ({unchanged} automations not listed: their run totals had not changed)' if unchanged else ''}, "
+            f"{f' ({unlisted} automations not listed: their run totals had not changed)' if unlisted else ''}, "
             f"exceptions new: {counts('exceptions_new', 0)}, exceptions updated: {counts('exceptions_updated', 0)}, "
             f"API requests: {counts('requests', 0)}."
         )

@@ -151,7 +151,9 @@ PYTHON_MUTANTS = [
 
 EVENTS_TEST = "tests/integration/test_events.py::test_events_of_every_run_equal_truth_in_count_and_order"
 UNCHANGED_TEST = ("tests/integration/test_unchanged_automations.py::"
-                  "test_a_load_lists_only_the_automations_with_open_runs_or_a_changed_run_total")
+                  "test_a_load_lists_only_the_automations_whose_run_total_changed_and_fetches_the_others_open_runs")
+STUCK_COUNTER_TEST = ("tests/integration/test_unchanged_automations.py::"
+                      "test_a_counter_that_never_moves_delays_new_runs_no_longer_than_the_forced_listing")
 REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
                 "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
 CLI_TESTS = "tests/cli/test_documented_options.py"
@@ -167,26 +169,29 @@ SOURCE_MUTANTS: list[Mutant] = [
     Mutant("refresh_plan_ignores_the_costs_it_observed", "sources/kognitos/resources.py",
            "prices = costs.estimate(", "prices = RequestCosts().estimate(", (REFRESH_TEST,)),
     Mutant("refresh_plan_of_open_runs_made_before_the_prices_are_seen", "sources/kognitos/resources.py",
-           "            if not tracker.open:\n"
-           "                listing.start(client, config, tracker.new_runs_plan(config.start_key))\n",
-           "            listing.start(client, config, _refresh_plan(listing, client, config, costs)"
-           " if tracker.open\n"
-           "                          else tracker.new_runs_plan(config.start_key))\n",
+           "            if not tracker.open:\n                listing.start(",
+           "            if tracker.open:\n                listing.start(client, config, _refresh_plan(listing, client, "
+           "config, costs))\n            else:\n                listing.start(",
            (REFRESH_TEST,)),
     Mutant("runs_listed_one_automation_at_a_time", "sources/kognitos/resources.py",
            "ahead = config.max_concurrent_requests", "ahead = 1",
            ("tests/integration/test_runs.py::test_a_backfill_lists_the_runs_of_every_automation_at_once",)),
     Mutant("unchanged_automations_skipped_whatever_their_total", "sources/kognitos/open_runs.py",
            "total is not None and total == self.listed_total", "total is not None", (UNCHANGED_TEST,)),
-    Mutant("unchanged_automations_skipped_with_open_runs", "sources/kognitos/open_runs.py",
-           "return (not self.open and total", "return (total", (UNCHANGED_TEST,)),
     Mutant("unchanged_automations_never_listed_again", "sources/kognitos/open_runs.py",
            "abs(now - self.listed_at) < relist_after", "abs(now - self.listed_at) >= timedelta(0)",
-           ("tests/integration/test_unchanged_automations.py::"
-            "test_a_counter_that_never_moves_delays_new_runs_no_longer_than_the_forced_listing",)),
-    Mutant("unchanged_automations_listed_all_the_same", "sources/kognitos/resources.py",
-           "            if tracker.unchanged_since_listed(total, now, relist_after):",
-           "            if False:", (UNCHANGED_TEST,)),
+           (STUCK_COUNTER_TEST,)),
+    Mutant("unchanged_automations_listed_all_the_same", "sources/kognitos/open_runs.py",
+           "        elif not new_runs_expected:\n", "        elif False:\n", (UNCHANGED_TEST,)),
+    Mutant("unchanged_automations_planned_as_if_new_runs_came", "sources/kognitos/resources.py",
+           "prices, new_runs_expected=not listing.total_unchanged)", "prices)", (UNCHANGED_TEST, REFRESH_TEST)),
+    Mutant("refresh_plan_prices_the_first_page_as_free_with_no_new_run_expected", "sources/kognitos/open_runs.py",
+           "first_page = 0.0 if new_runs_expected else costs.seconds_per_request", "first_page = 0.0",
+           ("tests/unit/test_open_runs.py::test_with_no_new_run_expected_the_first_page_is_priced_and_open_runs_may_"
+            "be_fetched_without_a_listing",)),
+    Mutant("unchanged_automations_count_as_listed_when_they_are_not", "sources/kognitos/resources.py",
+           "        if plan.lists:\n            self.tracker.listing(self.total, client.now())\n",
+           "        self.tracker.listing(self.total, client.now())\n        if plan.lists:\n", (STUCK_COUNTER_TEST,)),
     Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
            "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
     Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",

@@ -60,9 +60,10 @@ class SourceConfig(BaseConfiguration):
     daily_aggregates_lookback_days: int = settings.DEFAULT_DAILY_LOOKBACK_DAYS
     """Days re-queried by later loads (2 = today and yesterday)."""
     list_unchanged_automations_every_hours: float = settings.DEFAULT_UNCHANGED_AUTOMATIONS_LISTED_EVERY_HOURS
-    """An automation with no open run whose all-time run total (automation_run_aggregates) equals the total when it
-    was last listed is not listed again until this many hours after that listing (in case the service's counter
-    lags); default 6. 0 lists every automation on every load."""
+    """While an automation's all-time run total (automation_run_aggregates) equals the total before its last listing,
+    no new run is expected for this many hours after that listing (in case the service's counter lags), and the
+    automation is listed only if that refreshes its open runs fastest; default 6. 0 lists every automation on every
+    load."""
     max_requests_per_second: float | None = None
     """A ceiling on the pace of all requests of a load together; default none: the load finds a rate-limited
     service's pace by itself (pacing.py)."""

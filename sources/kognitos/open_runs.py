@@ -13,9 +13,10 @@ are created. So, per automation, we keep in dlt resource state:
 
 Each load lists `create_time >= cursor` (one page when nothing is new) and refreshes open runs either
 by widening that listing back to an open run's `create_time`, or by one Get Run each: whichever takes
-less time, chosen per automation. An automation with no open run whose total has not changed since it was
-last listed is not listed at all, for a while (`unchanged_since_listed`): a no-op then costs requests per
-workspace, not per automation. Time, not requests: with fast requests, re-listing 1,000 runs (the
+less time, chosen per automation. While an automation's run total has not changed since it was last listed
+(`total_unchanged`), no new run is expected: the listing is no longer free, and the plan may be no listing at
+all (a Get Run for each open run, or nothing when none is open), so a no-op costs requests per workspace and open
+run, not per automation. Time, not requests: with fast requests, re-listing 1,000 runs (the
 service renders them, the client decodes them) to save one Get Run is a loss; with slow ones a win. So
 the plan weighs both with what this load observed (`RequestCosts`).
 """
@@ -74,8 +75,8 @@ class RefreshCosts:
 def refresh_seconds(relisted_runs: int, get_runs: int, page_size: int, costs: RefreshCosts) -> float:
     """Estimated time to refresh open runs by listing `relisted_runs` more runs and one Get Run for `get_runs`.
 
-    The first listing page goes out anyway (it brings the new runs), so re-listing costs its runs plus the
-    pages beyond the first.
+    The first listing page goes out anyway when new runs may have come (it brings them), so re-listing costs its
+    runs plus the pages beyond the first.
     """
     extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)
     return (extra_pages * costs.seconds_per_request + relisted_runs * costs.seconds_per_run
@@ -141,6 +142,8 @@ class RefreshPlan:
     seconds: float = 0.0
     """The cost model's estimate of the refresh; Get Runs for every open run would take `all_get_seconds`."""
     all_get_seconds: float = 0.0
+    lists: bool = True
+    """False: no listing at all (no new run is expected); every open run is in `get_run_ids`."""
 
 
 @dataclass
@@ -183,41 +186,47 @@ class RunTracker:
             listed_at=datetime.fromisoformat(saved["listed_at"]) if saved.get("listed_at") else None,
         )
 
-    def unchanged_since_listed(self, total: int | None, now: datetime, relist_after: timedelta) -> bool:
-        """Whether listing can be skipped: no open run to refresh, and the service counts as many runs as it did
-        before the last listing, which was less than `relist_after` ago (or ahead: `now` is the service's time,
-        read from its `Date` header to the second, so a stopped clock, the simulator's, reads a little earlier).
+    def total_unchanged(self, total: int | None, now: datetime, relist_after: timedelta) -> bool:
+        """Whether no new run is expected: the service counts as many runs as it did before the last listing, which
+        was less than `relist_after` ago (or ahead: `now` is the service's time, read from its `Date` header to the
+        second, so a stopped clock, the simulator's, reads a little earlier).
 
         The reference does not say how current the counters are (kognitos-api.md §3.5), so the robust reading is
         that they may lag: a run the counter does not show yet is listed once it does, or by the listing that
         `relist_after` forces, whichever comes first. The total is read before the listing, so a run created
         between the two changes the next total and is listed again, never missed.
         """
-        return (not self.open and total is not None and total == self.listed_total and self.listed_at is not None
+        return (total is not None and total == self.listed_total and self.listed_at is not None
                 and abs(now - self.listed_at) < relist_after)
 
     def listing(self, total: int | None, now: datetime) -> None:
         """The automation is being listed at `now`, when the service counted `total` runs (None: not known)."""
         self.listed_total, self.listed_at = total, now
 
-    def new_runs_plan(self, start_key: str | None) -> RefreshPlan:
-        """With no open run there is nothing to refresh and nothing to price: list from the cursor."""
-        return RefreshPlan(self.cursor if self.cursor is not None else start_key, ())
+    def new_runs_plan(self, start_key: str | None, *, new_runs_expected: bool = True) -> RefreshPlan:
+        """With no open run there is nothing to refresh and nothing to price: list from the cursor, if new runs may
+        have come."""
+        return RefreshPlan(self.cursor if self.cursor is not None else start_key, (), lists=new_runs_expected)
 
-    def plan(self, start_key: str | None, page_size: int, costs: RefreshCosts) -> RefreshPlan:
-        """Choose how far back to list so that listing plus Get Runs takes the least time at `costs`."""
+    def plan(self, start_key: str | None, page_size: int, costs: RefreshCosts, *,
+             new_runs_expected: bool = True) -> RefreshPlan:
+        """Choose how far back to list so that listing plus Get Runs takes the least time at `costs`; with no new
+        run expected, the first page costs a request too, and not listing at all is a choice."""
         lower = self.cursor if self.cursor is not None else start_key
         newest_first = sorted(self.open.items(), key=lambda item: item[1].ordinal, reverse=True)
+        first_page = 0.0 if new_runs_expected else costs.seconds_per_request
         all_get = best_seconds = refresh_seconds(0, len(newest_first), page_size, costs)
         best_i = best_runs = 0
         for i, (_, run) in enumerate(newest_first, start=1):
             runs = self.count - run.ordinal + 1
-            seconds = refresh_seconds(runs, len(newest_first) - i, page_size, costs)
+            seconds = first_page + refresh_seconds(runs, len(newest_first) - i, page_size, costs)
             if seconds < best_seconds:
                 best_seconds, best_i, best_runs = seconds, i, runs
         if best_i:
             oldest_listed = min(run.create_key for _, run in newest_first[:best_i])
             lower = oldest_listed if lower is None else min(lower, oldest_listed)
+        elif not new_runs_expected:
+            return RefreshPlan(lower, tuple(run_id for run_id, _ in newest_first), 0, all_get, all_get, lists=False)
         get_ids = tuple(run_id for run_id, run in newest_first if lower is None or run.create_key < lower)
         return RefreshPlan(lower, get_ids, best_runs, best_seconds, all_get)
 

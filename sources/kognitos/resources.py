@@ -134,7 +134,8 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     `load.costs` times the run requests of the whole load, so each automation's refresh plan weighs what was observed.
     An automation with no open run (every one, in a backfill) needs no prices to plan: its first pages are read on the
     client's workers while the automations before it are processed, so the listings are not one long chain. One whose
-    run total (`load.run_totals`) has not changed since it was last listed is not listed (open_runs.py says when).
+    run total (`load.run_totals`) has not changed since it was last listed expects no new run (open_runs.py says
+    when), so its plan may be not to list it at all.
     """
     client, config, costs = load.client, load.config, load.costs
     trackers = RunTrackers.of_resource(dlt.current.resource_state())
@@ -143,16 +144,11 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
     def listings() -> Iterator[RunListing]:
         for automation in _rows(automations_page, "organization_id", "workspace_id", "automation_id", "delete_time"):
             key = automation["workspace_id"], automation["automation_id"]
-            tracker, total, now = trackers.get(*key), load.run_totals.get(key), client.now()
-            if tracker.unchanged_since_listed(total, now, relist_after):
-                logger.debug("Automation %s: no open run, and %s runs as when listed at %s: not listed", key[1],
-                             total, tracker.listed_at)
-                client.stats.add("automations_unchanged")
-                continue
-            tracker.listing(total, now)
-            listing = RunListing(automation, tracker)
+            tracker, total = trackers.get(*key), load.run_totals.get(key)
+            listing = RunListing(automation, tracker, total, tracker.total_unchanged(total, client.now(), relist_after))
             if not tracker.open:
-                listing.start(client, config, tracker.new_runs_plan(config.start_key))
+                listing.start(client, config, tracker.new_runs_plan(config.start_key,
+                                                                    new_runs_expected=not listing.total_unchanged))
             yield listing
 
     def rows() -> Iterator[list[Row]]:
@@ -161,6 +157,8 @@ def runs(automations_page: pa.Table, load: Load) -> Iterator[pa.Table]:
             for batch in _automation_runs(listing, client, config, costs):
                 client.stats.add("runs_listed", len(batch))
                 yield batch
+            if listing.plan is not None and not listing.plan.lists:
+                client.stats.add("automations_not_listed")
             client.stats.add("runs_new", listing.tracker.new_count)
             client.stats.add("runs_updated", listing.tracker.updated_count)
             trackers.save(listing.automation["workspace_id"], listing.automation["automation_id"], listing.tracker)
@@ -173,16 +171,22 @@ class RunListing:
     """One automation's run listing: its plan, and the pages read ahead (with the seconds each took) on a worker."""
     automation: Row
     tracker: RunTracker
+    total: int | None
+    """The automation's run total this load (None: not known), read before it is listed."""
+    total_unchanged: bool
+    """The total is what it was before the last listing, a recent one: no new run is expected."""
     plan: RefreshPlan | None = None
     pages: Iterator[list[dict[str, Any]]] | None = None
     read: list[tuple[list[dict[str, Any]], float]] = field(default_factory=list)
     missing: NotFoundError | None = None
 
     def start(self, client: KognitosClient, config: SourceConfig, plan: RefreshPlan) -> RefreshPlan:
-        """List by `plan` (no request is sent until a page is read)."""
+        """List by `plan`, if it lists (no request is sent until a page is read)."""
         org, ws, auto = (self.automation[key] for key in ("organization_id", "workspace_id", "automation_id"))
         self.plan = plan
-        self.pages = client.pages(paths.runs(org, ws, auto), "runs", runs_params(config.page_size, plan.list_from))
+        if plan.lists:
+            self.tracker.listing(self.total, client.now())
+            self.pages = client.pages(paths.runs(org, ws, auto), "runs", runs_params(config.page_size, plan.list_from))
         return plan
 
     def read_ahead(self) -> RunListing:
@@ -195,12 +199,12 @@ class RunListing:
         return self
 
     def timed_pages(self) -> Iterator[tuple[list[dict[str, Any]], float]]:
-        """Every page with the seconds its request took: those read ahead, then the rest as they are read."""
-        assert self.pages is not None, "start() the listing first"
+        """Every page with the seconds its request took: those read ahead, then the rest as they are read (none when
+        the plan does not list)."""
         yield from self.read
         if self.missing is not None:
             raise self.missing
-        while page := _timed(self.pages):
+        while self.pages is not None and (page := _timed(self.pages)):
             yield page
 
 
@@ -215,11 +219,12 @@ def _refresh_plan(listing: RunListing, client: KognitosClient, config: SourceCon
     """How to list and refresh an automation's open runs at the prices observed so far."""
     tracker, automation_id = listing.tracker, listing.automation["automation_id"]
     prices = costs.estimate(client.stats.mean_request_seconds(), config.max_concurrent_requests)
-    plan = tracker.plan(config.start_key, config.page_size, prices)
+    plan = tracker.plan(config.start_key, config.page_size, prices, new_runs_expected=not listing.total_unchanged)
     logger.debug(
         "Automation %s: %d open runs, %d loaded; at %.2f ms a page, %.1f us a listed run and %.2f ms a Get Run, "
-        "re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", automation_id, len(tracker.open),
-        tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6, prices.seconds_per_get_run * 1e3,
+        "%s, re-list %d runs and Get Run %d (%.3f s estimated; a Get Run each %.3f s)", automation_id,
+        len(tracker.open), tracker.count, prices.seconds_per_request * 1e3, prices.seconds_per_run * 1e6,
+        prices.seconds_per_get_run * 1e3, "list" if plan.lists else "no new run expected, no listing",
         plan.relisted_runs, len(plan.get_run_ids), plan.seconds, plan.all_get_seconds)
     return plan
 

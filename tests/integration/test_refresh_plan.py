@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import product
 from typing import Any
 
 import pytest
@@ -79,20 +80,22 @@ Automation = tuple[str, str]
 
 @dataclass(frozen=True)
 class Plan:
-    """What one automation's refresh must request: the listing's lower bound, the runs fetched one by one, and how
-    many runs the listing brings."""
+    """What one automation's refresh must request: the listing's lower bound (None: no listing), the runs fetched
+    one by one, and how many runs the listing brings."""
 
-    list_from: str
+    list_from: str | None
     get_runs: frozenset[str]
     listed: int
 
     def pages(self) -> list[int]:
         """The runs of each listing page."""
+        if self.list_from is None:
+            return []
         return [min(PAGE_SIZE, self.listed - start) for start in range(0, self.listed, PAGE_SIZE)] or [0]
 
-    def requests(self) -> tuple[tuple[datetime, int], frozenset[str], int]:
+    def requests(self) -> tuple[tuple[datetime, int] | None, frozenset[str], int]:
         """As `requested` reads them from the request log."""
-        return nanos(self.list_from), self.get_runs, len(self.pages())
+        return nanos(self.list_from) if self.list_from else None, self.get_runs, len(self.pages())
 
 
 def nanos(value: str) -> tuple[datetime, int]:
@@ -107,11 +110,14 @@ def runs_newest_first(world: World) -> dict[Automation, list[dict[str, Any]]]:
             for w in world.workspaces() for a in world.automations(short(w["name"]), show_deleted=True)}
 
 
-def expected_plans(world: World, prices: RefreshCosts) -> dict[Automation, Plan]:
+def expected_plans(world: World, prices: RefreshCosts, *, new_runs_expected: bool) -> dict[Automation, Plan]:
     """Per automation, the refresh that takes the least time at `prices` (README: by time; docs/design.md: each page
     beyond the first, each listed run and each Get Run priced), worked out from the world's runs: list back to the
-    j-th newest open run (its depth in the newest-first listing is what that re-lists) and fetch the older ones."""
+    j-th newest open run (its depth in the newest-first listing is what that re-lists) and fetch the older ones. With
+    no new run expected (README: a run total unchanged since the last listing) the first page is priced too, and
+    fetching every open run without listing is a choice; an automation with nothing to request is left out."""
     plans = {}
+    first_page = 0.0 if new_runs_expected else prices.seconds_per_request
     for automation, runs in runs_newest_first(world).items():
         depth = {short(run["name"]): index for index, run in enumerate(runs, start=1)}
         open_runs = [run for run in runs if state_key(run) in OPEN_STATES]
@@ -122,8 +128,13 @@ def expected_plans(world: World, prices: RefreshCosts) -> dict[Automation, Plan]
                     + gets * prices.seconds_per_get_run)
 
         options = [(seconds(0, len(open_runs)), 0)]
-        options += [(seconds(depth[short(run["name"])], len(open_runs) - j), j) for j, run in enumerate(open_runs, 1)]
+        options += [(first_page + seconds(depth[short(run["name"])], len(open_runs) - j), j)
+                    for j, run in enumerate(open_runs, 1)]
         _, best = min(options)
+        if not best and not new_runs_expected:
+            if open_runs:
+                plans[automation] = Plan(None, frozenset(short(run["name"]) for run in open_runs), 0)
+            continue
         lower = min((run["create_time"] for run in (runs[0], *open_runs[best - 1:best])), key=nanos)
         plans[automation] = Plan(lower, frozenset(short(run["name"]) for run in open_runs
                                                   if nanos(run["create_time"]) < nanos(lower)),
@@ -131,9 +142,10 @@ def expected_plans(world: World, prices: RefreshCosts) -> dict[Automation, Plan]
     return plans
 
 
-def requested(entries: list[LoggedRequest]) -> dict[Automation, tuple[tuple[datetime, int], frozenset[str], int]]:
-    """Per automation, from the request log: the listing filter's lower bound, the runs fetched one by one, the
-    listing's pages."""
+def requested(entries: list[LoggedRequest]
+              ) -> dict[Automation, tuple[tuple[datetime, int] | None, frozenset[str], int]]:
+    """Per automation with run requests, from the request log: the listing filter's lower bound (None: not listed),
+    the runs fetched one by one, the listing's pages."""
 
     def automation(path: str) -> Automation:
         parts = path.split("/")
@@ -141,14 +153,14 @@ def requested(entries: list[LoggedRequest]) -> dict[Automation, tuple[tuple[date
 
     listings = [entry for entry in entries if entry.path.endswith("/runs")]
     fetched = [(automation(entry.path), short(entry.path)) for entry in entries if "/runs/" in entry.path]
-    found = {}
+    bounds = {}
     for first in (entry for entry in listings if "page_token" not in entry.query):
         bound = re.fullmatch(r'create_time >= "(.+)"', first.query["filter"])
         assert bound, first.query
-        found[automation(first.path)] = (
-            nanos(bound[1]), frozenset(run for owner, run in fetched if owner == automation(first.path)),
-            sum(entry.path == first.path for entry in listings))
-    return found
+        bounds[automation(first.path)] = nanos(bound[1])
+    return {owner: (bounds.get(owner), frozenset(run for other, run in fetched if other == owner),
+                    sum(automation(entry.path) == owner for entry in listings))
+            for owner in {*bounds, *(owner for owner, _ in fetched)}}
 
 
 def priced_after(world: World, plans: dict[Automation, Plan]) -> list[tuple[int, int]]:
@@ -158,7 +170,8 @@ def priced_after(world: World, plans: dict[Automation, Plan]) -> list[tuple[int,
     for automation, runs in runs_newest_first(world).items():
         if any(state_key(run) in OPEN_STATES for run in runs):
             after.append((pages, batches))
-        pages, batches = pages + len(plans[automation].pages()), batches + bool(plans[automation].get_runs)
+        if plan := plans.get(automation):
+            pages, batches = pages + len(plan.pages()), batches + bool(plan.get_runs)
     return after
 
 
@@ -169,15 +182,19 @@ def test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_
     load(page_size=PAGE_SIZE)
     first = costs.made[-1]
     fetched = {}
-    for prices in (WITH_LATENCY, WITHOUT_LATENCY):
+    # Each link twice: with every automation listed (`0`: new runs may always have come), then as by default, the
+    # clock standing still, with no new run expected anywhere (each run total is what it was at the last listing).
+    for prices, new_runs_expected in product((WITH_LATENCY, WITHOUT_LATENCY), (True, False)):
         costs.prices = prices
         simulator.requests.clear()
 
-        summary = load(page_size=PAGE_SIZE)
+        summary = load(page_size=PAGE_SIZE, list_unchanged_automations_every_hours=0 if new_runs_expected else 6)
 
         entries = simulator.requests.entries
-        plans = expected_plans(world, prices)
+        plans = expected_plans(world, prices, new_runs_expected=new_runs_expected)
         assert requested(entries) == {automation: plan.requests() for automation, plan in plans.items()}
+        assert summary.stats.get("automations_not_listed", 0) == len(runs_newest_first(world)) - sum(
+            plan.list_from is not None for plan in plans.values())
         assert summary.stats.get("runs_new", 0) == summary.stats.get("runs_updated", 0) == 0
         run_requests = [entry for entry in entries if "/runs" in entry.path and "/events" not in entry.path]
         assert len(run_requests) == sum(len(plan.get_runs) + len(plan.pages()) for plan in plans.values())
@@ -188,8 +205,10 @@ def test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_
         assert sorted(count for _, count in costs.made[-1].get_runs) == sorted(
             len(plan.get_runs) for plan in plans.values() if plan.get_runs)
         assert costs.made[-1].estimated_after == priced_after(world, plans)
-        fetched[prices] = sum(len(plan.get_runs) for plan in plans.values())
-    assert fetched[WITHOUT_LATENCY] > fetched[WITH_LATENCY], "the two links must choose differently"
+        fetched[prices, new_runs_expected] = sum(len(plan.get_runs) for plan in plans.values())
+    for new_runs_expected in (True, False):
+        assert fetched[WITHOUT_LATENCY, new_runs_expected] > fetched[WITH_LATENCY, new_runs_expected], \
+            "the two links must choose differently"
     listed_first = {automation: Plan(runs[0]["create_time"], frozenset(), len(runs))
                     for automation, runs in runs_newest_first(world).items()}
     assert sorted(runs for _, runs in first.pages) == sorted(

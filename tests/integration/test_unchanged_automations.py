@@ -1,14 +1,17 @@
-"""Automations whose run total did not change are not listed: a no-op's run listings follow the simulator's counters
-and open runs exactly, and a run a lagging (or stuck) counter hides still arrives, once the counter shows it or at
-the forced listing."""
+"""Automations whose run total did not change are not listed: a load's run listings follow the simulator's counters
+exactly (at prices where a Get Run beats any listing, so the plans are known), and a run a lagging (or stuck) counter
+hides still arrives, once the counter shows it or at the forced listing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from kognitos_elt.kognitos import resources
+from kognitos_elt.kognitos.open_runs import RefreshCosts, RequestCosts
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
 
 from ..conftest import TEST_SCALE
@@ -34,9 +37,13 @@ def run_totals(simulator: RunningSimulator) -> dict[str, int]:
             for entry in simulator.world.automation_run_aggregates(short(workspace["name"]))}
 
 
-def with_open_runs(simulator: RunningSimulator) -> set[str]:
-    return {automation for (_, automation, _), (state, _) in truth_runs(simulator.world).items()
-            if state not in TERMINAL}
+def open_runs(simulator: RunningSimulator) -> dict[str, set[str]]:
+    """The runs not in a terminal state now, by automation."""
+    found: dict[str, set[str]] = {}
+    for (_, automation, run), (state, _) in truth_runs(simulator.world).items():
+        if state not in TERMINAL:
+            found.setdefault(automation, set()).add(run)
+    return found
 
 
 def listed(simulator: RunningSimulator) -> set[str]:
@@ -45,23 +52,40 @@ def listed(simulator: RunningSimulator) -> set[str]:
             for request in simulator.requests.entries if request.path.endswith("/runs")}
 
 
-def test_a_load_lists_only_the_automations_with_open_runs_or_a_changed_run_total(
+GET_RUNS_FREE = RefreshCosts(seconds_per_request=0.02, seconds_per_run=50e-6, seconds_per_get_run=1e-9)
+"""Prices at which fetching open runs one by one always beats listing: with no new run expected, nothing is listed."""
+
+
+@pytest.fixture(autouse=True)
+def get_runs_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every load plans at GET_RUNS_FREE (`resources.Load` is built once by `kognitos_source`)."""
+    load = resources.Load
+    monkeypatch.setattr(resources, "Load",
+                        lambda client, config: load(client, config, costs=RequestCosts(fixed=GET_RUNS_FREE)))
+
+
+def test_a_load_lists_only_the_automations_whose_run_total_changed_and_fetches_the_others_open_runs(
     simulator: RunningSimulator, load: Loader, query: Query
 ) -> None:
     load()
-    totals, open_before = run_totals(simulator), with_open_runs(simulator)
+    totals, open_before = run_totals(simulator), open_runs(simulator)
     simulator.world.advance(timedelta(hours=4))
     changed = {automation for automation, total in run_totals(simulator).items() if total != totals[automation]}
-    assert changed - open_before, "the four hours should bring a run to an automation with no open run"
-    assert set(totals) - open_before - changed, "some automation should have neither open runs nor new ones"
+    assert changed - set(open_before), "the four hours should bring a run to an automation with no open run"
+    assert set(open_before) - changed, "an automation with open runs should have no new one"
+    assert set(totals) - set(open_before) - changed, "some automation should have neither open runs nor new ones"
     simulator.requests.clear()
 
     summary = load()
 
-    assert listed(simulator) == open_before | changed
-    assert summary.stats["automations_unchanged"] == len(totals) - len(open_before | changed)
+    assert listed(simulator) == changed
+    fetched = {(request.path.split("/automations/")[1].split("/")[0], request.path.rsplit("/", 1)[1])
+               for request in simulator.requests.entries if re.search(r"/runs/[^/]+$", request.path)}  # Get Run
+    assert {(automation, run) for automation, run in fetched if automation not in changed} \
+        == {(automation, run) for automation, runs in open_before.items() if automation not in changed for run in runs}
+    assert summary.stats["automations_not_listed"] == len(totals) - len(changed)
     assert loaded_runs(query) == truth_runs(simulator.world)
-    assert f"({len(set(totals) - open_before - changed)} automations not listed" in "\n".join(summary.lines())
+    assert f"({len(totals) - len(changed)} automations not listed" in "\n".join(summary.lines())
 
     simulator.requests.clear()
     load(list_unchanged_automations_every_hours=0)
@@ -79,7 +103,7 @@ def test_a_run_the_counter_does_not_show_yet_arrives_with_the_first_load_after_i
     newest = {automation: max(run["create_time"] for run in simulator.world.runs(ws, automation))
               for ws, automation, _ in before}
     now = simulator.world.now
-    quiet = {automation for automation in newest if automation not in with_open_runs(simulator)
+    quiet = {automation for automation in newest if automation not in open_runs(simulator)
              and now - lag > instant(newest[automation])}
     for _ in range(6 * 24):  # until one of them has a new run (each gets about one a day)
         simulator.world.advance(timedelta(minutes=10))
@@ -111,13 +135,12 @@ def test_a_counter_that_never_moves_delays_new_runs_no_longer_than_the_forced_li
 ) -> None:
     assert set(run_totals(simulator).values()) == {0}, "ten years behind, the counters show no run at all"
     load(list_unchanged_automations_every_hours=1)
-    open_before = with_open_runs(simulator)
     simulator.world.advance(timedelta(minutes=50))
     simulator.requests.clear()
 
     load(list_unchanged_automations_every_hours=1)
 
-    assert listed(simulator) == open_before
+    assert listed(simulator) == set()
     simulator.world.advance(timedelta(minutes=15))
     simulator.requests.clear()
 

@@ -194,12 +194,12 @@ def listed(total: int | None, *open_runs: str) -> RunTracker:
 @pytest.mark.parametrize(
     ("tracker", "total", "since_listed", "unchanged"),
     [
-        pytest.param(listed(12), 12, timedelta(minutes=5), True, id="same-total-no-open-run"),
+        pytest.param(listed(12), 12, timedelta(minutes=5), True, id="same-total"),
+        pytest.param(listed(12, "o1"), 12, timedelta(minutes=5), True, id="same-total-with-an-open-run"),
         pytest.param(listed(12), 12, SIX_HOURS - timedelta(seconds=1), True, id="just-before-the-full-listing"),
         pytest.param(listed(12), 12, SIX_HOURS, False, id="full-listing-due"),
         pytest.param(listed(12), 13, timedelta(minutes=5), False, id="a-run-more"),
         pytest.param(listed(12), 11, timedelta(minutes=5), False, id="a-run-fewer"),
-        pytest.param(listed(12, "o1"), 12, timedelta(minutes=5), False, id="an-open-run-to-refresh"),
         pytest.param(listed(12), None, timedelta(minutes=5), False, id="total-unknown-now"),
         pytest.param(listed(None), 12, timedelta(minutes=5), False, id="total-unknown-when-listed"),
         pytest.param(listed(12), 12, -timedelta(seconds=1), True, id="service-clock-a-second-behind"),
@@ -207,11 +207,40 @@ def listed(total: int | None, *open_runs: str) -> RunTracker:
         pytest.param(RunTracker(), 0, timedelta(0), False, id="never-listed"),
     ],
 )
-def test_an_automation_is_not_listed_again_only_while_its_total_and_its_listing_say_nothing_changed(
+def test_no_new_run_is_expected_only_while_the_total_and_a_recent_listing_say_so(
     tracker: RunTracker, total: int | None, since_listed: timedelta, unchanged: bool
 ) -> None:
-    assert tracker.unchanged_since_listed(total, LISTED_AT + since_listed, SIX_HOURS) is unchanged
+    assert tracker.total_unchanged(total, LISTED_AT + since_listed, SIX_HOURS) is unchanged
 
 
-def test_listing_every_time_when_the_full_listing_interval_is_zero() -> None:
-    assert not listed(12).unchanged_since_listed(12, LISTED_AT, timedelta(0))
+def test_a_new_run_is_always_expected_when_the_full_listing_interval_is_zero() -> None:
+    assert not listed(12).total_unchanged(12, LISTED_AT, timedelta(0))
+
+
+def test_with_no_new_run_expected_an_automation_without_open_runs_is_not_listed() -> None:
+    assert not listed(12).new_runs_plan(None, new_runs_expected=False).lists
+    assert listed(12).new_runs_plan(None).lists
+
+
+def test_with_no_new_run_expected_the_first_page_is_priced_and_open_runs_may_be_fetched_without_a_listing() -> None:
+    tracker = listed(12, "at_cursor")
+    tracker.open["at_cursor"] = OpenRun(key(59), 10, key(59))  # the newest run: the cursor's own page lists it
+
+    listing_anyway = tracker.plan(None, 1000, SLOW)
+    assert listing_anyway.lists and listing_anyway.list_from == key(59) and listing_anyway.get_run_ids == ()
+
+    nothing_new = tracker.plan(None, 1000, SLOW, new_runs_expected=False)  # a page costs as much as a Get Run
+    assert not nothing_new.lists and nothing_new.get_run_ids == ("at_cursor",)
+    assert nothing_new.seconds == nothing_new.all_get_seconds == pytest.approx(SLOW.seconds_per_get_run)
+
+
+def test_with_no_new_run_expected_relisting_many_recent_open_runs_still_lists() -> None:
+    tracker = listed(12)
+    tracker.count = 40
+    for i in range(40):
+        tracker.open[f"o{i}"] = OpenRun(key(10, i), 1 + i, key(10, i))  # every run loaded is open
+
+    plan = tracker.plan(None, 1000, SLOW, new_runs_expected=False)  # 40 Get Runs against one page of 40 runs
+
+    assert plan.lists and plan.list_from == key(10, 0) and plan.get_run_ids == ()
+    assert plan.seconds == pytest.approx(SLOW.seconds_per_request + 40 * SLOW.seconds_per_run)

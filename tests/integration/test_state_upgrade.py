@@ -37,10 +37,18 @@ def saved_resources() -> dict[str, Any]:
     return dlt.attach(DEFAULT_PIPELINE_NAME).state["sources"]["kognitos"]["resources"]
 
 
+KEPT_SINCE = {"runs": ("listed_total", "listed_at")}
+"""What each run tracker keeps that the earlier source did not: the run total and time of its last listing."""
+
+
 def save_under_earlier_names() -> None:
-    """Rewrite the pipeline's saved state as the earlier source left it: the same entries, the earlier names."""
+    """Rewrite the pipeline's saved state as the earlier source left it: the same entries, without what it did not
+    keep yet, under the earlier names."""
     with dlt.attach(DEFAULT_PIPELINE_NAME).managed_state() as state:
         resources = state["sources"]["kognitos"]["resources"]
+        for tracker in resources["runs"][RUN_TRACKERS].values():
+            for newer in KEPT_SINCE["runs"]:
+                del tracker[newer]
         for resource, names in EARLIER_NAMES.items():
             for name, earlier in names.items():
                 resources[resource][earlier] = resources[resource].pop(name)

@@ -36,7 +36,7 @@ from .destination import (
     where_duckdb_is,
 )
 from .dlt_settings import load_defaults, unless_configured
-from .kognitos import KognitosError, LoadStats, finish_interrupted_loads, kognitos_source
+from .kognitos import ExitCode, KognitosError, LoadStats, finish_interrupted_loads, kognitos_source
 from .kognitos.errors import find_in_chain
 from .locking import pipeline_lock
 from .memory import rarer_garbage_collection, release_free_memory
@@ -164,10 +164,11 @@ def load_session(
         outcome, failure = None, None
         if models if models is not None else build_after_load():
             try:
+                wait_for_duckdb_file(duckdb_file(pipeline))  # opened by another process since the load began?
                 outcome = refresh_after_load(pipeline, scope=loaded_scope(source_options),
                                              events_loaded=bool(rows.get("run_events")))
-            except ModelsError as error:
-                failure = error
+            except Exception as error:
+                failure = _models_failure(error)
     for table in sorted(source.selected_resources):
         logger.info("%s: %d row(s) loaded into %s.%s", table, rows.get(table, 0), pipeline.dataset_name, table)
     destination = str(info.destination_displayable_credentials or info.destination_name)
@@ -176,6 +177,30 @@ def load_session(
         destination=destination, dataset_name=pipeline.dataset_name, load_info=info,
         notes=[*stats.notes(), *where_duckdb_is(destination)], models=outcome, models_failure=failure,
     )
+
+
+class ModelsBusyError(ModelsError):
+    """The load is committed, but another process opened the DuckDB file before the models could be built."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__(
+            f"The load is committed, but the analytics models were not built: the DuckDB file {path} is open in "
+            f"another process ({holder}), opened after the load began, and DuckDB lets no other process write it. "
+            "Once that session is closed (in DuckDB's shell: .exit), `kognitos-elt models` or the next run builds "
+            "them."
+        )
+
+
+def _models_failure(error: Exception) -> ModelsError:
+    """What to report of a models build that failed after a committed load: the file another process holds (exit 3),
+    wherever the build met it, else dbt's failure (exit 7); anything else is raised."""
+    if (conflict := lock_conflict(error)) is not None:
+        return ModelsBusyError(*conflict)
+    if isinstance(error, ModelsError):
+        return error
+    raise error
 
 
 def _extract_then_load(

@@ -192,6 +192,10 @@ SOURCE_MUTANTS: list[Mutant] = [
     Mutant("unchanged_automations_count_as_listed_when_they_are_not", "sources/kognitos/resources.py",
            "        if plan.lists:\n            self.tracker.listing(self.total, client.now())\n",
            "        self.tracker.listing(self.total, client.now())\n        if plan.lists:\n", (STUCK_COUNTER_TEST,)),
+    Mutant("models_kept_out_of_the_file_reported_as_a_load_that_changed_nothing", "pipelines/session.py",
+           "        return ModelsBusyError(*conflict)\n", "        raise error\n",
+           ("tests/cli/test_busy_duckdb.py::"
+            "test_a_session_opened_when_the_load_ends_exits_3_with_the_load_committed_and_the_models_not_built",)),
     Mutant("refresh_plan_prices_no_page_beyond_the_first", "sources/kognitos/open_runs.py",
            "extra_pages = max(math.ceil(relisted_runs / page_size) - 1, 0)", "extra_pages = 0", (REFRESH_TEST,)),
     Mutant("refresh_plan_also_fetches_the_oldest_run_it_relists", "sources/kognitos/open_runs.py",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from kognitos_elt import session
 from kognitos_elt.cli import main
 from kognitos_elt.kognitos import ExitCode
 from kognitos_simulator import RunningSimulator
@@ -73,6 +74,32 @@ def test_a_load_beside_an_open_session_exits_3_saying_who_holds_the_file_and_the
         assert (tmp_path / "report.html").stat().st_size > 0
 
     assert main(["run"]) == ExitCode.OK
+    _tables_equal_truth(database, configured)
+
+
+def test_a_session_opened_when_the_load_ends_exits_3_with_the_load_committed_and_the_models_not_built(
+    configured: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An analyst opens the file in the moment between the load's commit and the models' build (the runner asks
+    `build_after_load` in that moment): the run waits for it, then ends like any run the file kept out (exit 3, not
+    the models' 7), saying that the load is in."""
+    database = tmp_path / "kognitos_elt.duckdb"
+    monkeypatch.setenv("DESTINATION__DUCKDB__LOCK_WAIT_SECONDS", "1")
+    with ExitStack() as sessions:
+        holders = []
+
+        def analyst_opens_the_file() -> bool:
+            holders.append(sessions.enter_context(analyst_session(database)))
+            return True
+
+        monkeypatch.setattr(session, "build_after_load", analyst_opens_the_file)
+        assert main(["run"]) == ExitCode.LOCKED
+
+        err = capsys.readouterr().err
+        assert f"The load is committed, but the analytics models were not built: the DuckDB file {database} is " \
+               f"open in another process (PID {holders[0].pid}," in err
+        assert "Traceback" not in err
     _tables_equal_truth(database, configured)
 
 

@@ -10,6 +10,8 @@ import duckdb
 import pytest
 
 from kognitos_elt.destination import duckdb_destination
+from kognitos_elt.kognitos import resources
+from kognitos_elt.kognitos.open_runs import RefreshCosts, RequestCosts
 from kognitos_elt.session import LoadSummary, run_load
 from kognitos_simulator import RunningSimulator
 
@@ -41,3 +43,46 @@ def query(database: Path) -> Query:
             return connection.sql(sql).fetchall()
 
     return _query
+
+
+class RecordedCosts(RequestCosts):
+    """RequestCosts at fixed prices that also records what the load tells it."""
+
+    def __init__(self, fixed: RefreshCosts | None) -> None:
+        super().__init__(fixed=fixed)
+        self.pages: list[tuple[float, int]] = []
+        self.get_runs: list[tuple[float, int]] = []
+        self.estimated_after: list[tuple[int, int]] = []
+        """At each estimate, the listing pages and the batches of Get Runs timed so far."""
+
+    def estimate(self, seconds_per_request: float | None = None, concurrency: int = 1) -> RefreshCosts:
+        self.estimated_after.append((len(self.pages), len(self.get_runs)))
+        return super().estimate(seconds_per_request, concurrency)
+
+    def add_page(self, seconds: float, runs: int) -> None:
+        self.pages.append((seconds, runs))
+        super().add_page(seconds, runs)
+
+    def add_get_runs(self, seconds: float, count: int) -> None:
+        self.get_runs.append((seconds, count))
+        super().add_get_runs(seconds, count)
+
+
+class CostsOfEachLoad:
+    """Stands for RequestCosts in the source: each load's, recorded, at `prices` when they are set."""
+
+    def __init__(self) -> None:
+        self.prices: RefreshCosts | None = None
+        self.made: list[RecordedCosts] = []
+
+    def __call__(self) -> RecordedCosts:
+        self.made.append(RecordedCosts(self.prices))
+        return self.made[-1]
+
+
+@pytest.fixture
+def costs(monkeypatch: pytest.MonkeyPatch) -> CostsOfEachLoad:
+    """Each load's `resources.Load` (built once by `kognitos_source`) gets its costs from the factory."""
+    factory, load = CostsOfEachLoad(), resources.Load
+    monkeypatch.setattr(resources, "Load", lambda client, config: load(client, config, costs=factory()))
+    return factory

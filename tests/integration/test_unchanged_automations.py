@@ -10,12 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from kognitos_elt.kognitos import resources
-from kognitos_elt.kognitos.open_runs import RefreshCosts, RequestCosts
+from kognitos_elt.kognitos.open_runs import RefreshCosts
 from kognitos_simulator import RunningSimulator, SimulatorSettings, running_simulator
 
 from ..conftest import TEST_SCALE
-from .conftest import Loader, Query
+from .conftest import CostsOfEachLoad, Loader, Query
 from .truth import instant, loaded_runs, short, truth_runs
 
 TERMINAL = ("completed", "failed")
@@ -57,11 +56,9 @@ GET_RUNS_FREE = RefreshCosts(seconds_per_request=0.02, seconds_per_run=50e-6, se
 
 
 @pytest.fixture(autouse=True)
-def get_runs_free(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every load plans at GET_RUNS_FREE (`resources.Load` is built once by `kognitos_source`)."""
-    load = resources.Load
-    monkeypatch.setattr(resources, "Load",
-                        lambda client, config: load(client, config, costs=RequestCosts(fixed=GET_RUNS_FREE)))
+def get_runs_free(costs: CostsOfEachLoad) -> None:
+    """Every load plans at GET_RUNS_FREE."""
+    costs.prices = GET_RUNS_FREE
 
 
 def test_a_load_lists_only_the_automations_whose_run_total_changed_and_fetches_the_others_open_runs(

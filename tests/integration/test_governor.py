@@ -4,6 +4,7 @@ Retry-After, and still loads exactly the simulator's truth; 429s without or with
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -57,9 +58,15 @@ def test_a_rate_limited_load_finds_the_pace_by_itself_with_few_429s_and_exact_da
     statuses = [entry.status for entry in simulator.requests.entries]
     refused = statuses.count(429)
     assert len(statuses) > 200 and refused >= 1, "the load should really have met the limit"
-    assert refused <= 0.05 * len(statuses)
+    # Few 429s: finding the pace costs a load a handful of refusals whatever its size (the fake-clock simulation of
+    # this one, tests/unit/test_governor.py, draws about 20), which is 3 to 8% of these 280 requests; the README's
+    # 5% is a backfill's, measured by the benchmark and by the unit tests at its size. A governor that does not pace
+    # draws about 40% here.
+    assert refused <= 0.10 * len(statuses)
     assert summary.stats["requests_refused"] == refused
-    assert any(f"refused {refused} request(s)" in note and "settled at" in note for note in summary.notes)
+    [note] = [note for note in summary.notes if f"refused {refused} request(s)" in note]
+    settled = float(re.search(r"settled at ([0-9.]+) requests/s", note).group(1))  # type: ignore[union-attr]
+    assert 0.5 * 40 <= settled <= 1.5 * 40
     # The first 429's Retry-After (1 s) holds back every request, not only the refused one (requests that had already
     # passed the governor when the answer came may still leave just after it); later ones, once the governor has cut
     # its pace under what the service admitted, hold only the refused request (tests/unit/test_governor.py).

@@ -156,6 +156,18 @@ def test_other_limits_and_latencies_are_found_as_well(rate: float, burst: int, l
     assert outcome.refused <= 0.05 * (outcome.answered + outcome.refused)
 
 
+def test_a_short_load_pays_a_handful_of_refusals_to_find_its_pace() -> None:
+    """The integration test's load (tests/integration/test_governor.py): 285 requests against 40/s, bursts of 8.
+    Finding the pace costs a fixed handful of refusals, a larger share of a short load than of a backfill."""
+    clock = FakeClock()
+    governor = Governor(clock=clock)
+
+    outcome = simulated_load(governor, clock, requests=285, limiter=RateLimiter(40, 8, clock=clock), latency=0.005)
+
+    assert 8 <= outcome.refused <= 0.10 * (outcome.answered + outcome.refused)
+    assert governor.pace is not None and 30 <= governor.pace <= 50
+
+
 def test_a_load_whose_machine_was_the_bottleneck_finds_the_service_pace_as_soon_as_it_speeds_up() -> None:
     """For 30 s each request takes 150 ms of this machine (about 53/s), then 2 ms: the service admits 80/s."""
     clock = FakeClock()

@@ -32,6 +32,7 @@ from .destination import (
     duckdb_file,
     lock_conflict,
     make_pipeline,
+    one_duckdb_connection,
     wait_for_duckdb_file,
     where_duckdb_is,
 )
@@ -212,7 +213,8 @@ def _extract_then_load(
     pipeline.extract(source, refresh="drop_sources" if refresh else None,  # type: ignore[arg-type]
                      loader_file_format=loader_file_format)  # type: ignore[arg-type]
     release_free_memory()
-    info = pipeline.run()  # normalizes and loads the package just extracted
+    with one_duckdb_connection(pipeline):
+        info = pipeline.run()  # normalizes and loads the package just extracted
     if info is None:
         raise RuntimeError("dlt extracted no load package, so nothing was loaded (dlt's behaviour changed?)")
     return info

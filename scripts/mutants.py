@@ -158,6 +158,7 @@ REFRESH_TEST = ("tests/integration/test_refresh_plan.py::"
                 "test_a_load_over_a_slow_link_relists_where_one_over_a_fast_link_fetches_and_each_requests_its_plan_exactly")
 CLI_TESTS = "tests/cli/test_documented_options.py"
 CRASH_TESTS = "tests/cli/test_crash_recovery.py"
+LOAD_STEPS_TESTS = "tests/integration/test_load_steps.py"
 
 SOURCE_MUTANTS: list[Mutant] = [
     # The source's and the loader's.
@@ -227,6 +228,12 @@ SOURCE_MUTANTS: list[Mutant] = [
     Mutant("governor_never_slows_the_load", "sources/kognitos/pacing.py",
            "            if sent_at >= self._last_cut:\n                self._cut(sent_at, now)\n", "",
            ("tests/integration/test_governor.py::test_a_rate_limited_load_finds_the_pace_by_itself_with_few_429s_and_exact_data",)),
+    Mutant("load_step_opens_duckdb_for_every_job", "pipelines/session.py",
+           "    with one_duckdb_connection(pipeline):\n        info = pipeline.run()", "    info = pipeline.run()",
+           (f"{LOAD_STEPS_TESTS}::test_the_load_step_opens_the_duckdb_file_once_and_lets_it_go_when_it_ends",)),
+    Mutant("load_step_keeps_the_duckdb_file_open", "pipelines/destination.py",
+           "        pipeline.destination = own\n        connection.close()\n", "        pipeline.destination = own\n",
+           (f"{LOAD_STEPS_TESTS}::test_the_load_step_opens_the_duckdb_file_once_and_lets_it_go_when_it_ends",)),
     Mutant("ctrl_c_is_an_unexpected_error", "pipelines/cli.py",
            "(KeyboardInterrupt, ExitCode.INTERRUPTED)", "(KeyboardInterrupt, ExitCode.UNEXPECTED)",
            (f"{CLI_TESTS}::test_ctrl_c_stops_the_load_with_exit_130_and_the_next_run_loads_everything",)),

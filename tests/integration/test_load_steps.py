@@ -6,12 +6,15 @@ from __future__ import annotations
 import ctypes
 import gc
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -80,3 +83,37 @@ def test_free_memory_is_handed_back_between_extract_and_load_with_the_load_setti
     assert seen == [("arrow pool release_unused", None, at_release), ("libc.so.6 malloc_trim", 0, at_release)]
     assert summary.rows.get("runs"), "the package extracted before the release was loaded after it"
     assert gc.get_threshold()[0] == young_before and dlt.config.get("load.workers") is None
+
+
+def test_the_load_step_opens_the_duckdb_file_once_and_lets_it_go_when_it_ends(
+    simulator: RunningSimulator, load: Loader, query: Query, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt would open and close the file for every job of the load step (each close a checkpoint): the session lends
+    it one connection instead, opened before the step and closed after it, so another process can open the file."""
+    opened: list[str] = []
+    in_load_step = False
+    connect, dlt_load = duckdb.connect, dlt.Pipeline.load
+
+    def counted_connect(database: Any = ":memory:", *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        opened.append("load step" if in_load_step else "before or after it")
+        return connect(database, *args, **kwargs)
+
+    def observed_load(pipeline: dlt.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        nonlocal in_load_step
+        in_load_step = True
+        try:
+            return dlt_load(pipeline, *args, **kwargs)
+        finally:
+            in_load_step = False
+
+    monkeypatch.setattr(duckdb, "connect", counted_connect)
+    monkeypatch.setattr(dlt.Pipeline, "load", observed_load)
+
+    summary = load()
+
+    assert summary.rows["runs"] > 0 and "load step" not in opened and opened
+    monkeypatch.undo()
+    assert loaded_runs(query) == truth_runs(simulator.world)
+    other_process = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(database)!r}).close()"],
+                                   capture_output=True, text=True, check=False)
+    assert other_process.returncode == 0, other_process.stderr

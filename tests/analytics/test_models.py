@@ -365,7 +365,8 @@ def test_the_reconciliation_test_fails_when_runs_and_the_api_counts_disagree(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     database = tmp_path / "warehouse.duckdb"
-    run_load(destination=duckdb_destination("kognitos", str(database)), source_options=source_options(simulator))
+    run_load(destination=duckdb_destination("kognitos", str(database)), source_options=source_options(simulator),
+             models=False)  # `models` builds them below (dbt build: run, then test)
     with duckdb.connect(str(database)) as connection:  # one run of a past day goes missing
         connection.execute("DELETE FROM kognitos.runs WHERE run_id = (SELECT min(run_id) FROM kognitos.runs "
                            "WHERE create_time < TIMESTAMPTZ '2025-11-10 00:00:00+00')")
@@ -382,11 +383,11 @@ def test_postgres_models_equal_the_truth_survive_a_refresh_and_never_write_the_p
     dsn, dataset = postgres_role
     query = postgres_query(dsn)
 
-    def load(refresh: bool = False) -> LoadSummary:
+    def load(refresh: bool = False, models: bool = True) -> LoadSummary:
         return run_load(destination=dlt.destinations.postgres(credentials=dsn), dataset_name=dataset,
-                        source_options=source_options(simulator), refresh=refresh)
+                        source_options=source_options(simulator), refresh=refresh, models=models)
 
-    load()
+    load(models=False)  # `models` builds them next (dbt build: run, then test)
     build_models(destination=dlt.destinations.postgres(credentials=dsn), dataset_name=dataset)
     # PostgreSQL refuses to drop tables that views read: --refresh drops the models first, then rebuilds them.
     refreshed = load(refresh=True)

@@ -232,7 +232,6 @@ def test_a_resume_killed_at_any_event_is_made_whole_by_the_run_after_it(
     recorded = interrupted.copy(tmp_path / "recorded").record()
     resume_events = [event for event, load_id in recorded if load_id == package]
     assert resume_events, f"the resume recorded nothing of package {package}: {recorded}"
-    print("RESUME", len(resume_events), len(kill_points(resume_events, every)))
 
     failures = each_side_by_side(
         lambda event: killed_then_resumed(interrupted.copy(tmp_path / event.replace("/", "_")), event, expected),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dlt
 import duckdb
@@ -87,25 +87,30 @@ def wait_for_duckdb_file(path: str | None, *, read_only: bool = False) -> None:
             time.sleep(min(0.5, wait - waited))
 
 
-def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The DuckDB file a pipeline loads into or reads, None for another destination (opens no connection)."""
+def duckdb_credentials(pipeline: dlt.Pipeline) -> DuckDbCredentials | None:
+    """The DuckDB credentials a pipeline loads with (file, settings), None for another destination (opens no
+    connection)."""
     if not isinstance(pipeline.destination, dlt.destinations.duckdb):
         return None
-    credentials: Any = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
-    return str(credentials.database)
+    return cast(DuckDbCredentials, pipeline.destination_client().config.credentials)  # type: ignore[attr-defined]
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+    """The DuckDB file a pipeline loads into or reads, None for another destination (opens no connection)."""
+    credentials = duckdb_credentials(pipeline)
+    return None if credentials is None else str(credentials.database)
 
 
 @contextmanager
 def one_duckdb_connection(pipeline: dlt.Pipeline) -> Iterator[None]:
     """The DuckDB file opened once for what runs inside (the load step), other destinations as they are.
 
-    dlt opens the file for each job of a load and closes it when the job ends, and each close is a checkpoint: a
-    load's twenty-odd jobs spent about a second opening and closing. Its own connection is lent to every job
-    instead (dlt never closes a connection it was given), with the same settings (memory cap), and closed after."""
-    if not isinstance(pipeline.destination, dlt.destinations.duckdb):
+    dlt opens the file for each job of a load and closes it when the job ends, each close a checkpoint. Its own
+    connection is lent to every job instead (dlt never closes a connection it was given), with the same settings
+    (the memory cap), and closed after (docs/design.md)."""
+    if (configured := duckdb_credentials(pipeline)) is None:
         yield
         return
-    configured: Any = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
     connection = duckdb.connect(str(configured.database))
     own: Any = pipeline.destination
     pipeline.destination = dlt.destinations.duckdb(  # type: ignore[assignment]  # a Destination, typed narrower

@@ -9,7 +9,7 @@ import yaml
 from simulator_openapi import REFERENCES, TEAM_REFERENCES
 
 
-@pytest.mark.parametrize(("reference", "team_reference"), zip(REFERENCES, TEAM_REFERENCES, strict=True),
+@pytest.mark.parametrize(("reference", "team_reference"), list(zip(REFERENCES, TEAM_REFERENCES, strict=True)),
                          ids=[path.stem for path in REFERENCES])
 def test_the_contract_in_the_repository_is_the_teams_reference(reference: Path, team_reference: Path) -> None:
     if not team_reference.is_file():
